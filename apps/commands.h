@@ -1,0 +1,16 @@
+// Subcommands of `ossicle`. Each Add...Command registers its options on the CLI11 app and returns the
+// function that runs it (returning the exit code). They stay thin: parse, call the libraries, print.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace ossicle {
+
+using CommandRunner = std::function<int()>;
+
+CommandRunner AddInfoCommand(CLI::App& app);
+CommandRunner AddFeaturesCommand(CLI::App& app);
+CommandRunner AddConfigDocsCommand(CLI::App& app);
+
+}  // namespace ossicle

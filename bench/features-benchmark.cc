@@ -1,0 +1,75 @@
+// Feature throughput, one thread, 16 kHz input: seconds of audio per second of CPU time.
+//   build/release/bench/features-benchmark            (or scripts/bench for the side-by-side run)
+// Reported counter "audio_s_per_cpu_s" = audio seconds processed / CPU seconds (Google Benchmark divides
+// rate counters by CPU time, and this program is single-threaded).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "features/feature-config.h"
+#include "features/frame-extraction.h"
+#include "features/online-features.h"
+#include "features/rfft.h"
+
+namespace {
+
+constexpr double kSampleRate = 16000.0;
+
+// The synthetic signal of numpy_logmel.py --speed: two sines plus Gaussian noise, int16 range / 32768.
+std::vector<float> Signal(double seconds) {
+  std::mt19937 rng(0);
+  std::normal_distribution<double> noise(0.0, 500.0);
+  std::vector<float> x(static_cast<size_t>(seconds * kSampleRate));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double t = static_cast<double>(i) / kSampleRate;
+    double v = 3000 * std::sin(2 * M_PI * 440 * t) + 1500 * std::sin(2 * M_PI * 1234.5 * t) + noise(rng);
+    v = std::round(std::clamp(v, -32768.0, 32767.0));
+    x[i] = static_cast<float>(v / 32768.0);
+  }
+  return x;
+}
+
+void RunFeatures(benchmark::State& state, const ossicle::FeatureConfig& config) {
+  const std::vector<float> x = Signal(60.0);
+  for (auto _ : state) {
+    ossicle::FeatureMatrix m = ossicle::ComputeFeatures(config, x);
+    benchmark::DoNotOptimize(m.data.data());
+  }
+  state.counters["audio_s_per_cpu_s"] =
+      benchmark::Counter(60.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_KaldiFbank40(benchmark::State& s) { RunFeatures(s, ossicle::FeatureConfig::KaldiFbank(40)); }
+void BM_KaldiFbank80(benchmark::State& s) { RunFeatures(s, ossicle::FeatureConfig::KaldiFbank(80)); }
+void BM_LibrosaLogMel40(benchmark::State& s) { RunFeatures(s, ossicle::FeatureConfig::LibrosaLogMel(40)); }
+void BM_LibrosaLogMel80(benchmark::State& s) { RunFeatures(s, ossicle::FeatureConfig::LibrosaLogMel(80)); }
+void BM_KaldiMfcc13(benchmark::State& s) { RunFeatures(s, ossicle::FeatureConfig::KaldiMfcc(13)); }
+
+// The FFT alone (512-point real, double, Eigen FFT (KissFFT backend)), to see what share of a frame's time it takes.
+void BM_RealFft512(benchmark::State& state) {
+  ossicle::RealFft fft(512);
+  std::vector<double> in(512);
+  std::mt19937 rng(1);
+  std::normal_distribution<double> d;
+  for (double& v : in) v = d(rng);
+  std::vector<std::complex<double>> out(257);
+  for (auto _ : state) {
+    fft.Forward(in, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["us_per_fft"] = benchmark::Counter(static_cast<double>(state.iterations()),
+                                                    benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["us_per_fft"] = state.counters["us_per_fft"].value * 1e6;
+}
+
+}  // namespace
+
+BENCHMARK(BM_KaldiFbank40)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_KaldiFbank80)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LibrosaLogMel40)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LibrosaLogMel80)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_KaldiMfcc13)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RealFft512);
+BENCHMARK_MAIN();

@@ -1,0 +1,136 @@
+// YAML <-> config structs, driven by each struct's single field list (features/config-fields.h).
+//
+// Reading is strict: unknown keys are errors (with the nearest valid name suggested), every value is
+// type-checked, and messages carry file:line:column and the key path:
+//   features.yaml:4:3: features.frame: unknown key 'frame_lenght_ms' (did you mean 'frame_length_ms'?)
+//   features.yaml:6:17: features.mel.num_mel_bins: expected an integer, got 'forty'
+// Fields whose unit is "path" are resolved against the YAML file's folder.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "features/config-fields.h"
+#include "features/errors.h"
+
+namespace ossicle {
+
+// Where a YAML document came from, for messages and relative paths.
+struct YamlSource {
+  std::string file;                // "" for text not read from a file
+  std::filesystem::path base_dir;  // relative paths resolve against this
+};
+
+std::string FormatMark(const YamlSource& source, const YAML::Mark& mark);
+[[noreturn]] void ThrowYamlError(const YamlSource& source, const YAML::Node& node, std::string_view key_path,
+                                 std::string_view what);
+std::string NearestName(std::string_view typo, const std::vector<std::string_view>& candidates);
+std::string JoinKey(std::string_view path, std::string_view key);
+
+// Parses a scalar into T (bool, integer, floating point, std::string). Throws ConfigError on mismatch.
+template <class T>
+T ReadScalar(const YAML::Node& node, const YamlSource& source, std::string_view key_path);
+
+// Reads `node` (a mapping) into `config`; absent keys keep their current values.
+template <ConfigStruct C>
+void ReadConfig(const YAML::Node& node, C& config, const YamlSource& source, const std::string& key_path) {
+  if (node.IsNull()) return;
+  if (!node.IsMap()) ThrowYamlError(source, node, key_path, "expected a mapping of keys to values");
+  std::vector<std::string_view> names;
+  C::Fields(config, [&](FieldInfo info, auto&) { names.push_back(info.name); });
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    bool known = false;
+    for (auto n : names) known = known || n == key;
+    if (!known) {
+      std::string what = "unknown key '" + key + "'";
+      const std::string near = NearestName(key, names);
+      if (!near.empty()) what += " (did you mean '" + near + "'?)";
+      ThrowYamlError(source, kv.first, key_path, what);
+    }
+  }
+  C::Fields(config, [&](FieldInfo info, auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
+    const YAML::Node child = node[std::string(info.name)];
+    if (!child.IsDefined()) return;
+    const std::string child_path = JoinKey(key_path, info.name);
+    if constexpr (ConfigStruct<T>) {
+      ReadConfig(child, value, source, child_path);
+    } else if constexpr (NamedEnum<T>) {
+      const auto text = ReadScalar<std::string>(child, source, child_path);
+      const auto parsed = EnumFromString<T>(text);
+      if (!parsed) ThrowYamlError(source, child, child_path, "'" + text + "' is not one of " + EnumChoices<T>());
+      value = *parsed;
+    } else {
+      value = ReadScalar<T>(child, source, child_path);
+      if constexpr (std::is_same_v<T, std::string>) {
+        if (info.unit == "path" && !value.empty() && std::filesystem::path(value).is_relative()) {
+          value = (source.base_dir / value).lexically_normal().string();
+        }
+      }
+    }
+  });
+}
+
+// Every field as a YAML mapping (block style when emitted).
+template <ConfigStruct C>
+YAML::Node ConfigToYaml(const C& config) {
+  YAML::Node out(YAML::NodeType::Map);
+  C::Fields(config, [&](FieldInfo info, const auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
+    if constexpr (ConfigStruct<T>) {
+      out[std::string(info.name)] = ConfigToYaml(value);
+    } else if constexpr (NamedEnum<T>) {
+      out[std::string(info.name)] = std::string(EnumToString(value));
+    } else {
+      out[std::string(info.name)] = value;
+    }
+  });
+  return out;
+}
+
+// One row per leaf field, for the generated configuration reference.
+struct ConfigDocRow {
+  std::string key;    // dotted path
+  std::string type;   // "float", "int", "bool", "string", "hann|hamming|..."
+  std::string unit;
+  std::string default_value;
+  std::string help;
+};
+template <ConfigStruct C>
+void CollectConfigDocs(const C& defaults, const std::string& prefix, std::vector<ConfigDocRow>& rows) {
+  C::Fields(defaults, [&](FieldInfo info, const auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
+    const std::string key = JoinKey(prefix, info.name);
+    if constexpr (ConfigStruct<T>) {
+      CollectConfigDocs(value, key, rows);
+    } else {
+      std::string type;
+      if constexpr (NamedEnum<T>) {
+        type = EnumChoices<T>();
+      } else if constexpr (std::is_same_v<T, bool>) {
+        type = "bool";
+      } else if constexpr (std::is_integral_v<T>) {
+        type = "int";
+      } else if constexpr (std::is_floating_point_v<T>) {
+        type = "float";
+      } else {
+        type = "string";
+      }
+      rows.push_back({key, type, std::string(info.unit), FormatValue(value), std::string(info.help)});
+    }
+  });
+}
+
+// Applies "a.b.c=value" to a YAML tree (creating maps as needed). Throws ConfigError on bad syntax.
+void ApplyOverride(YAML::Node& root, std::string_view assignment);
+
+// Loads a YAML file (ConfigError with file:line:column on syntax errors, IoError if unreadable).
+YAML::Node LoadYamlFile(const std::string& file, YamlSource& source);
+
+}  // namespace ossicle
