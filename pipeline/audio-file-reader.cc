@@ -29,73 +29,135 @@ namespace {
 
 std::string ContainerName(int format) {
   switch (format & SF_FORMAT_TYPEMASK) {
-    case SF_FORMAT_WAV: return "WAV";
-    case SF_FORMAT_WAVEX: return "WAV";  // WAVE_FORMAT_EXTENSIBLE is still a WAV file
-    case SF_FORMAT_AIFF: return "AIFF";
-    case SF_FORMAT_AU: return "AU";
-    case SF_FORMAT_RAW: return "RAW";
-    case SF_FORMAT_PAF: return "PAF";
-    case SF_FORMAT_SVX: return "SVX";
-    case SF_FORMAT_NIST: return "NIST";
-    case SF_FORMAT_VOC: return "VOC";
-    case SF_FORMAT_IRCAM: return "IRCAM";
-    case SF_FORMAT_W64: return "W64";
-    case SF_FORMAT_MAT4: return "MAT4";
-    case SF_FORMAT_MAT5: return "MAT5";
-    case SF_FORMAT_PVF: return "PVF";
-    case SF_FORMAT_XI: return "XI";
-    case SF_FORMAT_HTK: return "HTK";
-    case SF_FORMAT_SDS: return "SDS";
-    case SF_FORMAT_AVR: return "AVR";
-    case SF_FORMAT_SD2: return "SD2";
-    case SF_FORMAT_FLAC: return "FLAC";
-    case SF_FORMAT_CAF: return "CAF";
-    case SF_FORMAT_WVE: return "WVE";
-    case SF_FORMAT_OGG: return "OGG";
-    case SF_FORMAT_MPC2K: return "MPC2K";
-    case SF_FORMAT_RF64: return "RF64";
-    case SF_FORMAT_MPEG: return "MPEG";
-    default: return fmt::format("0x{:06x}", format & SF_FORMAT_TYPEMASK);
+    case SF_FORMAT_WAV:
+      return "WAV";
+    case SF_FORMAT_WAVEX:
+      return "WAV";  // WAVE_FORMAT_EXTENSIBLE is still a WAV file
+    case SF_FORMAT_AIFF:
+      return "AIFF";
+    case SF_FORMAT_AU:
+      return "AU";
+    case SF_FORMAT_RAW:
+      return "RAW";
+    case SF_FORMAT_PAF:
+      return "PAF";
+    case SF_FORMAT_SVX:
+      return "SVX";
+    case SF_FORMAT_NIST:
+      return "NIST";
+    case SF_FORMAT_VOC:
+      return "VOC";
+    case SF_FORMAT_IRCAM:
+      return "IRCAM";
+    case SF_FORMAT_W64:
+      return "W64";
+    case SF_FORMAT_MAT4:
+      return "MAT4";
+    case SF_FORMAT_MAT5:
+      return "MAT5";
+    case SF_FORMAT_PVF:
+      return "PVF";
+    case SF_FORMAT_XI:
+      return "XI";
+    case SF_FORMAT_HTK:
+      return "HTK";
+    case SF_FORMAT_SDS:
+      return "SDS";
+    case SF_FORMAT_AVR:
+      return "AVR";
+    case SF_FORMAT_SD2:
+      return "SD2";
+    case SF_FORMAT_FLAC:
+      return "FLAC";
+    case SF_FORMAT_CAF:
+      return "CAF";
+    case SF_FORMAT_WVE:
+      return "WVE";
+    case SF_FORMAT_OGG:
+      return "OGG";
+    case SF_FORMAT_MPC2K:
+      return "MPC2K";
+    case SF_FORMAT_RF64:
+      return "RF64";
+    case SF_FORMAT_MPEG:
+      return "MPEG";
+    default:
+      return fmt::format("0x{:06x}", format & SF_FORMAT_TYPEMASK);
   }
 }
 
 std::string EncodingName(int format) {
   switch (format & SF_FORMAT_SUBMASK) {
-    case SF_FORMAT_PCM_S8: return "PCM_S8";
-    case SF_FORMAT_PCM_16: return "PCM_16";
-    case SF_FORMAT_PCM_24: return "PCM_24";
-    case SF_FORMAT_PCM_32: return "PCM_32";
-    case SF_FORMAT_PCM_U8: return "PCM_U8";
-    case SF_FORMAT_FLOAT: return "FLOAT";
-    case SF_FORMAT_DOUBLE: return "DOUBLE";
-    case SF_FORMAT_ULAW: return "ULAW";
-    case SF_FORMAT_ALAW: return "ALAW";
-    case SF_FORMAT_IMA_ADPCM: return "IMA_ADPCM";
-    case SF_FORMAT_MS_ADPCM: return "MS_ADPCM";
-    case SF_FORMAT_GSM610: return "GSM610";
-    case SF_FORMAT_VOX_ADPCM: return "VOX_ADPCM";
-    case SF_FORMAT_NMS_ADPCM_16: return "NMS_ADPCM_16";
-    case SF_FORMAT_NMS_ADPCM_24: return "NMS_ADPCM_24";
-    case SF_FORMAT_NMS_ADPCM_32: return "NMS_ADPCM_32";
-    case SF_FORMAT_G721_32: return "G721_32";
-    case SF_FORMAT_G723_24: return "G723_24";
-    case SF_FORMAT_G723_40: return "G723_40";
-    case SF_FORMAT_DWVW_12: return "DWVW_12";
-    case SF_FORMAT_DWVW_16: return "DWVW_16";
-    case SF_FORMAT_DWVW_24: return "DWVW_24";
-    case SF_FORMAT_DWVW_N: return "DWVW_N";
-    case SF_FORMAT_DPCM_8: return "DPCM_8";
-    case SF_FORMAT_DPCM_16: return "DPCM_16";
-    case SF_FORMAT_VORBIS: return "VORBIS";
-    case SF_FORMAT_OPUS: return "OPUS";
-    case SF_FORMAT_ALAC_16: return "ALAC_16";
-    case SF_FORMAT_ALAC_20: return "ALAC_20";
-    case SF_FORMAT_ALAC_24: return "ALAC_24";
-    case SF_FORMAT_ALAC_32: return "ALAC_32";
-    case SF_FORMAT_MPEG_LAYER_I: return "MPEG_LAYER_I";
-    case SF_FORMAT_MPEG_LAYER_II: return "MPEG_LAYER_II";
-    case SF_FORMAT_MPEG_LAYER_III: return "MPEG_LAYER_III";
-    default: return fmt::format("0x{:04x}", format & SF_FORMAT_SUBMASK);
+    case SF_FORMAT_PCM_S8:
+      return "PCM_S8";
+    case SF_FORMAT_PCM_16:
+      return "PCM_16";
+    case SF_FORMAT_PCM_24:
+      return "PCM_24";
+    case SF_FORMAT_PCM_32:
+      return "PCM_32";
+    case SF_FORMAT_PCM_U8:
+      return "PCM_U8";
+    case SF_FORMAT_FLOAT:
+      return "FLOAT";
+    case SF_FORMAT_DOUBLE:
+      return "DOUBLE";
+    case SF_FORMAT_ULAW:
+      return "ULAW";
+    case SF_FORMAT_ALAW:
+      return "ALAW";
+    case SF_FORMAT_IMA_ADPCM:
+      return "IMA_ADPCM";
+    case SF_FORMAT_MS_ADPCM:
+      return "MS_ADPCM";
+    case SF_FORMAT_GSM610:
+      return "GSM610";
+    case SF_FORMAT_VOX_ADPCM:
+      return "VOX_ADPCM";
+    case SF_FORMAT_NMS_ADPCM_16:
+      return "NMS_ADPCM_16";
+    case SF_FORMAT_NMS_ADPCM_24:
+      return "NMS_ADPCM_24";
+    case SF_FORMAT_NMS_ADPCM_32:
+      return "NMS_ADPCM_32";
+    case SF_FORMAT_G721_32:
+      return "G721_32";
+    case SF_FORMAT_G723_24:
+      return "G723_24";
+    case SF_FORMAT_G723_40:
+      return "G723_40";
+    case SF_FORMAT_DWVW_12:
+      return "DWVW_12";
+    case SF_FORMAT_DWVW_16:
+      return "DWVW_16";
+    case SF_FORMAT_DWVW_24:
+      return "DWVW_24";
+    case SF_FORMAT_DWVW_N:
+      return "DWVW_N";
+    case SF_FORMAT_DPCM_8:
+      return "DPCM_8";
+    case SF_FORMAT_DPCM_16:
+      return "DPCM_16";
+    case SF_FORMAT_VORBIS:
+      return "VORBIS";
+    case SF_FORMAT_OPUS:
+      return "OPUS";
+    case SF_FORMAT_ALAC_16:
+      return "ALAC_16";
+    case SF_FORMAT_ALAC_20:
+      return "ALAC_20";
+    case SF_FORMAT_ALAC_24:
+      return "ALAC_24";
+    case SF_FORMAT_ALAC_32:
+      return "ALAC_32";
+    case SF_FORMAT_MPEG_LAYER_I:
+      return "MPEG_LAYER_I";
+    case SF_FORMAT_MPEG_LAYER_II:
+      return "MPEG_LAYER_II";
+    case SF_FORMAT_MPEG_LAYER_III:
+      return "MPEG_LAYER_III";
+    default:
+      return fmt::format("0x{:04x}", format & SF_FORMAT_SUBMASK);
   }
 }
 
@@ -211,8 +273,8 @@ void CheckChannels(const std::string& path, int64_t channels) {
 
 void CheckSampleRate(const std::string& path, int64_t rate) {
   if (rate < 1 || rate > kMaxAudioSampleRateHz) {
-    Fail(path, fmt::format("header declares sample rate {} Hz; expected 1 to {} Hz", rate,
-                           kMaxAudioSampleRateHz));
+    Fail(path,
+         fmt::format("header declares sample rate {} Hz; expected 1 to {} Hz", rate, kMaxAudioSampleRateHz));
   }
 }
 
@@ -331,13 +393,14 @@ std::string_view NonFiniteName(float v) {
 void AudioReadConfig::Validate(std::string_view path) const {
   if (!(sample_rate_hz == 0.0 ||
         (sample_rate_hz >= 1.0 && sample_rate_hz <= static_cast<double>(kMaxAudioSampleRateHz)))) {
-    throw ConfigError(RuleMessage(path, "sample_rate_hz", sample_rate_hz,
-                                  fmt::format("0 (keep the file's rate) or in [1, {}]", kMaxAudioSampleRateHz)));
+    throw ConfigError(
+        RuleMessage(path, "sample_rate_hz", sample_rate_hz,
+                    fmt::format("0 (keep the file's rate) or in [1, {}]", kMaxAudioSampleRateHz)));
   }
   if (channel < 0) throw ConfigError(RuleMessage(path, "channel", channel, ">= 0"));
   if (block_frames < 1 || block_frames > kMaxAudioBlockFrames) {
-    throw ConfigError(RuleMessage(path, "block_frames", block_frames,
-                                  fmt::format("in [1, {}]", kMaxAudioBlockFrames)));
+    throw ConfigError(
+        RuleMessage(path, "block_frames", block_frames, fmt::format("in [1, {}]", kMaxAudioBlockFrames)));
   }
   if (!(std::isfinite(max_duration_s) && max_duration_s > 0.0)) {
     throw ConfigError(RuleMessage(path, "max_duration_s", max_duration_s, "finite and > 0"));
@@ -392,10 +455,11 @@ struct AudioFileReader::Impl {
     for (size_t i = 0; i < n * ch; ++i) {
       if (!std::isfinite(interleaved[i])) {
         const int64_t frame = frames_read + static_cast<int64_t>(i / ch);
-        failure = fmt::format("{}: sample {} (t = {:.3f} s, channel {}) is {}; expected finite sample values",
-                              info.path, frame, static_cast<double>(frame) / info.sample_rate_hz, i % ch,
-                              NonFiniteName(interleaved[i]));
-        throw AudioError(failure);
+        throw AudioError(
+            fmt::format("{}: sample {} (t = {:.3f} s, channel {}) is {}; expected finite sample "
+                        "values",
+                        info.path, frame, static_cast<double>(frame) / info.sample_rate_hz, i % ch,
+                        NonFiniteName(interleaved[i])));  // ReadBlock() keeps the reader failed
       }
     }
     if (ch == 1) {
@@ -404,7 +468,7 @@ struct AudioFileReader::Impl {
       const size_t c = static_cast<size_t>(config.channel);
       for (size_t i = 0; i < n; ++i) mono[i] = interleaved[i * ch + c];
     } else {
-      // Sum in double: exact for up to 2^29 channels of float, so stereo is exactly (L + R) / 2.
+      // Sum in double, round once to float: integer PCM sums exactly, so stereo is exactly (L + R) / 2.
       for (size_t i = 0; i < n; ++i) {
         double sum = 0.0;
         for (size_t c = 0; c < ch; ++c) sum += interleaved[i * ch + c];
@@ -419,10 +483,11 @@ struct AudioFileReader::Impl {
   void NoteEnd() {
     const int64_t expected = std::max(info.frames, info.declared_frames);
     if (frames_read < expected || decoder_error) {
-      truncation = fmt::format("{}: truncated: header declares {} frames ({:.3f} s) but only {} ({:.3f} s) "
-                               "could be read",
-                               info.path, expected, static_cast<double>(expected) / info.sample_rate_hz,
-                               frames_read, static_cast<double>(frames_read) / info.sample_rate_hz);
+      truncation = fmt::format(
+          "{}: truncated: header declares {} frames ({:.3f} s) but only {} ({:.3f} s) "
+          "could be read",
+          info.path, expected, static_cast<double>(expected) / info.sample_rate_hz, frames_read,
+          static_cast<double>(frames_read) / info.sample_rate_hz);
       if (decoder_error) truncation += fmt::format(" (libsndfile: {})", decoder_message);
     }
   }
@@ -450,8 +515,8 @@ struct AudioFileReader::Impl {
   void Flush(std::vector<float>& out) {
     for (;;) {
       size_t produced = 0;
-      CheckSoxr(soxr_process(resampler.get(), nullptr, 0, nullptr, resampled.data(), resampled.size(),
-                             &produced));
+      CheckSoxr(
+          soxr_process(resampler.get(), nullptr, 0, nullptr, resampled.data(), resampled.size(), &produced));
       if (produced == 0) break;
       out.insert(out.end(), resampled.begin(), resampled.begin() + static_cast<std::ptrdiff_t>(produced));
     }
@@ -493,7 +558,8 @@ AudioFileReader::AudioFileReader(const std::string& path, const AudioReadConfig&
     soxr_error_t error = nullptr;
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
-    s.resampler.reset(soxr_create(s.info.sample_rate_hz, s.output_rate_hz, 1, &error, &io, &quality, nullptr));
+    s.resampler.reset(
+        soxr_create(s.info.sample_rate_hz, s.output_rate_hz, 1, &error, &io, &quality, nullptr));
     if (error != nullptr || !s.resampler) {
       Fail(path, fmt::format("cannot create a resampler from {} Hz to {:g} Hz: {}", s.info.sample_rate_hz,
                              s.output_rate_hz, error != nullptr ? error : "unknown error"));

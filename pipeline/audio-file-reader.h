@@ -81,14 +81,14 @@ struct EnumNames<ChannelMode> {
 
 // Limits on header values; anything beyond is refused as absurd before it is trusted.
 inline constexpr int kMaxAudioChannels = 256;
-inline constexpr int kMaxAudioSampleRateHz = 768000;  // the highest rate common converters offer
+inline constexpr int kMaxAudioSampleRateHz = 768000;               // the highest rate common converters offer
 inline constexpr int64_t kMaxAudioBlockFrames = int64_t{1} << 24;  // 16 Mi frames; x 256 ch x 4 B = 16 GiB
 
 struct AudioReadConfig {
   double sample_rate_hz = 16000.0;  // output rate; 0 keeps the file's own rate
   ChannelMode channel_mode = ChannelMode::kAverage;
-  int channel = 0;                  // 0-based; used with kSelect; must be < the file's channel count
-  int64_t block_frames = 65536;     // input frames decoded per block: memory is block_frames x channels floats
+  int channel = 0;               // 0-based; used with kSelect; must be < the file's channel count
+  int64_t block_frames = 65536;  // input frames decoded per block: memory is block_frames x channels floats
   double max_duration_s = 24 * 3600.0;  // files whose header declares more are refused before reading
 
   template <class Self, class Visitor>
@@ -113,23 +113,22 @@ struct AudioReadConfig {
 
 struct AudioInfo {
   std::string path;
-  std::string container;     // "WAV", "FLAC", "OGG", "AIFF", "CAF", "W64", "RF64", ...
-  std::string encoding;      // "PCM_16", "PCM_24", "PCM_U8", "FLOAT", "DOUBLE", "VORBIS", "OPUS", ...
-  int sample_rate_hz = 0;    // in [1, 768000]
-  int channels = 0;          // in [1, 256]
-  int64_t frames = 0;        // per channel, at the file's rate, as libsndfile will deliver them (> 0)
+  std::string container;        // "WAV", "FLAC", "OGG", "AIFF", "CAF", "W64", "RF64", ...
+  std::string encoding;         // "PCM_16", "PCM_24", "PCM_U8", "FLOAT", "DOUBLE", "VORBIS", "OPUS", ...
+  int sample_rate_hz = 0;       // in [1, 768000]
+  int channels = 0;             // in [1, 256]
+  int64_t frames = 0;           // per channel, at the file's rate, as libsndfile will deliver them (> 0)
   int64_t declared_frames = 0;  // what the header claims: for PCM/float WAV the data chunk size / block
                                 // align (0xFFFFFFFF "unknown length" placeholders ignored); otherwise
                                 // == frames. > frames when the data chunk was cut short.
-  double duration_s = 0.0;   // frames / sample_rate_hz
+  double duration_s = 0.0;      // frames / sample_rate_hz
 
   bool HeaderClaimsMore() const { return declared_frames > frames; }
 };
 
 // Opens `path`, checks its header (see the error list above, duration limit `max_duration_s`), closes it.
 // Reads no samples, so NaN samples are found only by the reader. Throws AudioError.
-AudioInfo ProbeAudioFile(const std::string& path,
-                         double max_duration_s = AudioReadConfig{}.max_duration_s);
+AudioInfo ProbeAudioFile(const std::string& path, double max_duration_s = AudioReadConfig{}.max_duration_s);
 
 // Streaming reader: one open file, one block of input, one resampler.
 class AudioFileReader {

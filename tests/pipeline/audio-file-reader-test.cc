@@ -94,7 +94,8 @@ TEST_CASE("AudioReadConfig: defaults, field list and every validation rule", "[a
   const AudioReadConfig defaults;
   CHECK_NOTHROW(defaults.Validate());
   CHECK(ConfigToString(defaults) ==
-        "{sample_rate_hz: 16000, channel_mode: average, channel: 0, block_frames: 65536, max_duration_s: 86400}");
+        "{sample_rate_hz: 16000, channel_mode: average, channel: 0, block_frames: 65536, max_duration_s: "
+        "86400}");
   CHECK(EnumFromString<ChannelMode>("select") == ChannelMode::kSelect);
   CHECK(EnumChoices<ChannelMode>() == "average|select");
 
@@ -105,8 +106,9 @@ TEST_CASE("AudioReadConfig: defaults, field list and every validation rule", "[a
   }
   SECTION("sample_rate_hz negative") {
     c.sample_rate_hz = -16000.0;
-    CHECK_THAT(MessageOf<ConfigError>([&] { c.Validate(); }),
-               StartsWith("audio.sample_rate_hz = -16000; expected 0 (keep the file's rate) or in [1, 768000]"));
+    CHECK_THAT(
+        MessageOf<ConfigError>([&] { c.Validate(); }),
+        StartsWith("audio.sample_rate_hz = -16000; expected 0 (keep the file's rate) or in [1, 768000]"));
   }
   SECTION("sample_rate_hz too high") {
     c.sample_rate_hz = 800000.0;
@@ -118,25 +120,30 @@ TEST_CASE("AudioReadConfig: defaults, field list and every validation rule", "[a
   }
   SECTION("channel negative, under the caller's key path") {
     c.channel = -1;
-    CHECK(MessageOf<ConfigError>([&] { c.Validate("front.audio"); }) == "front.audio.channel = -1; expected >= 0");
+    CHECK(MessageOf<ConfigError>([&] { c.Validate("front.audio"); }) ==
+          "front.audio.channel = -1; expected >= 0");
   }
   SECTION("block_frames 0 and above 2^24") {
     c.block_frames = 0;
-    CHECK(MessageOf<ConfigError>([&] { c.Validate(); }) == "audio.block_frames = 0; expected in [1, 16777216]");
+    CHECK(MessageOf<ConfigError>([&] { c.Validate(); }) ==
+          "audio.block_frames = 0; expected in [1, 16777216]");
     c.block_frames = kMaxAudioBlockFrames + 1;
     CHECK_THAT(MessageOf<ConfigError>([&] { c.Validate(); }), StartsWith("audio.block_frames = 16777217;"));
   }
   SECTION("max_duration_s 0 and infinite") {
     c.max_duration_s = 0.0;
-    CHECK(MessageOf<ConfigError>([&] { c.Validate(); }) == "audio.max_duration_s = 0; expected finite and > 0");
+    CHECK(MessageOf<ConfigError>([&] { c.Validate(); }) ==
+          "audio.max_duration_s = 0; expected finite and > 0");
     c.max_duration_s = std::numeric_limits<double>::infinity();
     CHECK_THAT(MessageOf<ConfigError>([&] { c.Validate(); }), StartsWith("audio.max_duration_s = inf;"));
   }
   SECTION("the reader validates its config") {
     ScopedTempDir tmp;
-    const std::string path = test::WritePcm16Wav(tmp.path(), "a.wav", 16000, 1, test::SineInt16(16000, 100, 440, 0.5));
+    const std::string path =
+        test::WritePcm16Wav(tmp.path(), "a.wav", 16000, 1, test::SineInt16(16000, 100, 440, 0.5));
     c.block_frames = -5;
-    CHECK_THAT(MessageOf<ConfigError>([&] { AudioFileReader r(path, c); }), StartsWith("audio.block_frames = -5"));
+    CHECK_THAT(MessageOf<ConfigError>([&] { AudioFileReader r(path, c); }),
+               StartsWith("audio.block_frames = -5"));
   }
 }
 
@@ -173,7 +180,8 @@ TEST_CASE("PCM_16 at the output rate reads back bit-exact, in any block size", "
   size_t mismatches = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     if (x[i] != static_cast<float>(pcm[i]) / 32768.0f) {
-      if (++mismatches <= 5) FAIL_CHECK("sample " << i << ": expected " << pcm[i] / 32768.0f << ", got " << x[i]);
+      if (++mismatches <= 5)
+        FAIL_CHECK("sample " << i << ": expected " << pcm[i] / 32768.0f << ", got " << x[i]);
     }
   }
   CHECK(mismatches == 0);
@@ -362,7 +370,8 @@ TEST_CASE("Unusable files throw AudioError naming the file and the problem", "[a
     if (::geteuid() == 0) {
       WARN("running as root: permissions are not enforced, case skipped");
     } else {
-      const std::string path = test::WritePcm16Wav(dir, "locked.wav", 16000, 1, test::SineInt16(16000, 100, 440, 0.5));
+      const std::string path =
+          test::WritePcm16Wav(dir, "locked.wav", 16000, 1, test::SineInt16(16000, 100, 440, 0.5));
       fs::permissions(path, fs::perms::none);
       CHECK(refused(path) == path + ": cannot open: Permission denied");
     }
@@ -377,12 +386,14 @@ TEST_CASE("Unusable files throw AudioError naming the file and the problem", "[a
   }
   SECTION("unknown WAV format tag") {
     const std::string path = test::WriteUnknownFormatTagWav(dir);
-    CHECK(refused(path) == path + ": unsupported encoding: WAV format tag 0x1234 is not one libsndfile decodes");
+    CHECK(refused(path) ==
+          path + ": unsupported encoding: WAV format tag 0x1234 is not one libsndfile decodes");
   }
   SECTION("truncated header (first 20 bytes of a WAV)") {
     const std::string path = test::WriteTruncatedHeaderWav(dir);
     CHECK(refused(path) ==
-          path + ": truncated header: the 'fmt ' chunk at byte 12 needs 24 bytes but the file ends at byte 20");
+          path +
+              ": truncated header: the 'fmt ' chunk at byte 12 needs 24 bytes but the file ends at byte 20");
   }
   SECTION("truncated inside the RIFF header") {
     const std::string path = test::WriteBytes(dir, "riff-only.wav", std::string("RIFF\x24\x00", 6));
@@ -419,8 +430,9 @@ TEST_CASE("Unusable files throw AudioError naming the file and the problem", "[a
   }
   SECTION("WAV header claiming 37 hours in 3 kB") {
     const std::string path = test::WriteHugeDurationWav(dir);
-    CHECK(refused(path) == path + ": duration 134217.7 s exceeds the limit of 86400 s (audio.max_duration_s): "
-                                  "header declares 2147483640 frames at 16000 Hz");
+    CHECK(refused(path) == path +
+                               ": duration 134217.7 s exceeds the limit of 86400 s (audio.max_duration_s): "
+                               "header declares 2147483640 frames at 16000 Hz");
   }
   SECTION("FLAC STREAMINFO claiming 2^36 - 1 frames") {
     const std::string path = test::WriteHugeDurationFlac(dir);
@@ -429,12 +441,14 @@ TEST_CASE("Unusable files throw AudioError naming the file and the problem", "[a
     CHECK_THAT(message, Contains("header declares 68719476735 frames at 16000 Hz"));
   }
   SECTION("a lower max_duration_s") {
-    const std::string path = test::WritePcm16Wav(dir, "one-second.wav", 16000, 1, test::SineInt16(16000, 16000, 440, 0.5));
+    const std::string path =
+        test::WritePcm16Wav(dir, "one-second.wav", 16000, 1, test::SineInt16(16000, 16000, 440, 0.5));
     AudioReadConfig config;
     config.max_duration_s = 0.5;
     CHECK_NOTHROW(ProbeAudioFile(path));
-    const std::string expected = path + ": duration 1.0 s exceeds the limit of 0.5 s (audio.max_duration_s): "
-                                        "header declares 16000 frames at 16000 Hz";
+    const std::string expected = path +
+                                 ": duration 1.0 s exceeds the limit of 0.5 s (audio.max_duration_s): "
+                                 "header declares 16000 frames at 16000 Hz";
     CHECK(MessageOf<AudioError>([&] { ProbeAudioFile(path, 0.5); }) == expected);
     CHECK(MessageOf<AudioError>([&] { AudioFileReader r(path, config); }) == expected);
   }
@@ -446,7 +460,8 @@ TEST_CASE("NaN and Inf samples are found while reading, with their time and chan
     const std::string path = test::WriteNanFloatWav(tmp.path());
     const AudioInfo info = ProbeAudioFile(path);  // the header is fine
     CHECK(info.encoding == "FLOAT");
-    const std::string expected = path + ": sample 8000 (t = 0.500 s, channel 0) is NaN; expected finite sample values";
+    const std::string expected =
+        path + ": sample 8000 (t = 0.500 s, channel 0) is NaN; expected finite sample values";
     CHECK(MessageOf<AudioError>([&] { ReadAudioFile(path); }) == expected);
     CHECK(MessageOf<AudioError>([&] { ReadAudioFile(path, WithRate(8000.0)); }) == expected);
 
@@ -512,7 +527,8 @@ TEST_CASE("Truncated data: what is there is returned, then the reader says so", 
     CHECK(x.size() < 48000);
     CHECK(FitSine(x, 0.5, 440.0, 16000.0, 0).max_error < 5e-5);  // what was decoded is right
     CHECK(reader.Truncated());
-    CHECK_THAT(reader.TruncationMessage(), StartsWith(path + ": truncated: header declares 48000 frames (3.000 s)"));
+    CHECK_THAT(reader.TruncationMessage(),
+               StartsWith(path + ": truncated: header declares 48000 frames (3.000 s)"));
     CHECK_THAT(reader.TruncationMessage(), Contains("(libsndfile: "));
   }
   SECTION("a WAV claiming 37 hours is read under a 48-hour limit: the 0.1 s present, flagged") {
@@ -530,8 +546,8 @@ TEST_CASE("Truncated data: what is there is returned, then the reader says so", 
 
 TEST_CASE("A moved reader carries on where it was", "[audio-file-reader]") {
   ScopedTempDir tmp;
-  const std::string path = test::WriteSineFile(tmp.path(), "sine.wav", 44100, 2, 0.3,
-                                               SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+  const std::string path =
+      test::WriteSineFile(tmp.path(), "sine.wav", 44100, 2, 0.3, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
   const std::vector<float> expected = ReadAudioFile(path);
   AudioReadConfig config;
   config.block_frames = 500;

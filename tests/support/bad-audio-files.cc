@@ -39,8 +39,8 @@ ScopedTempDir::ScopedTempDir(const std::string& prefix) {
   std::random_device device;
   std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
   for (int attempt = 0; attempt < 100; ++attempt) {
-    const fs::path candidate = fs::temp_directory_path() /
-                               (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(rng()));
+    const fs::path candidate =
+        fs::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(rng()));
     std::error_code ec;
     if (fs::create_directory(candidate, ec)) {
       path_ = candidate;
@@ -103,8 +103,9 @@ std::string Float32Payload(const std::vector<float>& samples) {
 std::vector<int16_t> SineInt16(int sample_rate_hz, int64_t frames, double frequency_hz, double amplitude) {
   std::vector<int16_t> out(static_cast<size_t>(frames));
   for (int64_t n = 0; n < frames; ++n) {
-    const double x = amplitude * 32767.0 *
-                     std::sin(2.0 * std::numbers::pi * frequency_hz * static_cast<double>(n) / sample_rate_hz);
+    const double x =
+        amplitude * 32767.0 *
+        std::sin(2.0 * std::numbers::pi * frequency_hz * static_cast<double>(n) / sample_rate_hz);
     out[static_cast<size_t>(n)] = static_cast<int16_t>(std::lround(x));
   }
   return out;
@@ -161,7 +162,8 @@ std::string WriteTruncatedHeaderWav(const fs::path& dir) {
 std::string WriteUnknownFormatTagWav(const fs::path& dir) {
   RawWavHeader h;
   h.format_tag = kUnknownFormatTag;
-  return WriteBytes(dir, "unknown-format-tag.wav", MakeRawWav(h, Int16Payload(SineInt16(16000, 1600, 440.0, 0.5))));
+  return WriteBytes(dir, "unknown-format-tag.wav",
+                    MakeRawWav(h, Int16Payload(SineInt16(16000, 1600, 440.0, 0.5))));
 }
 
 std::string WriteEmptyDataWav(const fs::path& dir) {
@@ -171,7 +173,8 @@ std::string WriteEmptyDataWav(const fs::path& dir) {
 std::string WriteNanFloatWav(const fs::path& dir) {
   std::vector<float> x(16000);
   for (size_t n = 0; n < x.size(); ++n) {
-    x[n] = static_cast<float>(0.5 * std::sin(2.0 * std::numbers::pi * 440.0 * static_cast<double>(n) / 16000.0));
+    x[n] =
+        static_cast<float>(0.5 * std::sin(2.0 * std::numbers::pi * 440.0 * static_cast<double>(n) / 16000.0));
   }
   x[static_cast<size_t>(kNanFrame)] = std::numeric_limits<float>::quiet_NaN();
   RawWavHeader h;
@@ -207,7 +210,8 @@ std::string WriteZeroChannelWav(const fs::path& dir) {
   RawWavHeader h;
   h.channels = 0;
   h.block_align = 2;  // keep the byte rate non-zero: only the channel count is wrong
-  return WriteBytes(dir, "zero-channels.wav", MakeRawWav(h, Int16Payload(SineInt16(16000, 1600, 440.0, 0.5))));
+  return WriteBytes(dir, "zero-channels.wav",
+                    MakeRawWav(h, Int16Payload(SineInt16(16000, 1600, 440.0, 0.5))));
 }
 
 std::string WriteHugeChannelCountWav(const fs::path& dir, uint16_t channels) {
@@ -215,18 +219,20 @@ std::string WriteHugeChannelCountWav(const fs::path& dir, uint16_t channels) {
   h.channels = channels;
   h.block_align = static_cast<uint16_t>(2u * channels);  // wraps for > 32767 channels, as a broken writer's
   const std::vector<int16_t> samples(static_cast<size_t>(channels) * 10, 0);
-  return WriteBytes(dir, "huge-channels-" + std::to_string(channels) + ".wav", MakeRawWav(h, Int16Payload(samples)));
+  return WriteBytes(dir, "huge-channels-" + std::to_string(channels) + ".wav",
+                    MakeRawWav(h, Int16Payload(samples)));
 }
 
 std::string WriteHugeDurationWav(const fs::path& dir) {
   RawWavHeader h;
   h.declared_data_bytes = static_cast<uint32_t>(kHugeDurationDeclaredFrames * 2);
-  return WriteBytes(dir, "huge-duration.wav", MakeRawWav(h, Int16Payload(SineInt16(16000, 1600, 440.0, 0.5))));
+  return WriteBytes(dir, "huge-duration.wav",
+                    MakeRawWav(h, Int16Payload(SineInt16(16000, 1600, 440.0, 0.5))));
 }
 
 std::string WriteHugeDurationFlac(const fs::path& dir) {
-  const std::string good = WriteSineFile(dir, "huge-duration-source.flac", 16000, 1, 0.1,
-                                         SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+  const std::string good =
+      WriteSineFile(dir, "huge-duration-source.flac", 16000, 1, 0.1, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
   std::string bytes = ReadAll(good);
   fs::remove(good);
   // "fLaC", then the STREAMINFO block header (4 bytes), then STREAMINFO: min/max block size (2 + 2),

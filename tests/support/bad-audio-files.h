@@ -34,7 +34,8 @@ class ScopedTempDir {
   std::filesystem::path path_;
 };
 
-// ---- raw WAV bytes ------------------------------------------------------------------------------------------
+// ---- raw WAV bytes
+// ------------------------------------------------------------------------------------------
 
 // The fields of a canonical 44-byte WAV header (RIFF, 'fmt ' with 16 bytes, 'data'). The defaults describe
 // 16 kHz mono PCM_16. Byte rate and block align are derived from channels and bits unless overridden.
@@ -43,7 +44,7 @@ struct RawWavHeader {
   uint16_t channels = 1;
   uint32_t sample_rate_hz = 16000;
   uint16_t bits_per_sample = 16;
-  std::optional<uint16_t> block_align;        // default channels * bits / 8
+  std::optional<uint16_t> block_align;          // default channels * bits / 8
   std::optional<uint32_t> declared_data_bytes;  // 'data' chunk size; default: the payload's size
 };
 
