@@ -97,6 +97,7 @@ Summary ProcessFile(const std::string& path, const FeatureConfig& config, int ch
   }
   extractor.InputFinished();
   drain();
+  if (reader.Truncated()) fmt::print(stderr, "warning: {}\n", reader.TruncationMessage());
   return s;
 }
 
