@@ -11,6 +11,7 @@ using CommandRunner = std::function<int()>;
 
 CommandRunner AddInfoCommand(CLI::App& app);
 CommandRunner AddFeaturesCommand(CLI::App& app);
+CommandRunner AddCmvnStatsCommand(CLI::App& app);
 CommandRunner AddConfigDocsCommand(CLI::App& app);
 
 }  // namespace ossicle

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   };
   add(ossicle::AddInfoCommand);
   add(ossicle::AddFeaturesCommand);
+  add(ossicle::AddCmvnStatsCommand);
   add(ossicle::AddConfigDocsCommand);
 
   try {

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <unistd.h>
 
 #include "features/errors.h"
@@ -105,38 +104,58 @@ NpyMatrix ReadNpy(const std::string& path) {
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
 
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([<>|=]?)([fi])(\\d)'"))) {
-    throw ModelFormatError(path + ": .npy dtype is not a float type: " + header);
+  // The header is a Python dict literal; read the three keys numpy writes (no regex: std::regex trips
+  // GCC 12's -Wmaybe-uninitialized under the sanitizer build and is slow to build).
+  auto value_after = [&](std::string_view key) -> std::string_view {
+    const size_t k = header.find(key);
+    if (k == std::string::npos) throw ModelFormatError(path + ": .npy header has no " + std::string(key) + ": " + header);
+    std::string_view rest(header);
+    rest.remove_prefix(k + key.size());
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == ':')) rest.remove_prefix(1);
+    return rest;
+  };
+  std::string_view descr = value_after("'descr'");
+  if (descr.empty() || descr.front() != '\'') throw ModelFormatError(path + ": .npy dtype is not a string: " + header);
+  descr.remove_prefix(1);
+  descr = descr.substr(0, descr.find('\''));
+  int width = 0;
+  if (descr == "<f4" || descr == "=f4") width = 4;
+  if (descr == "<f8" || descr == "=f8") width = 8;
+  if (width == 0) {
+    throw ModelFormatError(path + ": .npy dtype must be little-endian float32 or float64, got '" + std::string(descr) +
+                           "'");
   }
-  const std::string order = m[1], kind = m[2];
-  const int width = std::stoi(m[3]);
-  if (order == ">" || kind != "f" || (width != 4 && width != 8)) {
-    throw ModelFormatError(path + ": .npy dtype must be little-endian float32 or float64: " + header);
-  }
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True"))) {
+  if (value_after("'fortran_order'").starts_with("True")) {
     throw ModelFormatError(path + ": Fortran-order .npy files are not supported");
   }
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) {
-    throw ModelFormatError(path + ": .npy header has no shape");
+  std::string_view dims = value_after("'shape'");
+  if (dims.empty() || dims.front() != '(' || dims.find(')') == std::string_view::npos) {
+    throw ModelFormatError(path + ": .npy header has a malformed shape: " + header);
   }
+  dims = dims.substr(1, dims.find(')') - 1);
   NpyMatrix out;
-  const std::string dims = m[1];
-  const std::regex number("\\d+");
-  std::sregex_iterator it(dims.begin(), dims.end(), number), end;
   int64_t count = 1;
-  for (; it != end; ++it) {
-    const int64_t d = std::stoll(it->str());
+  for (size_t i = 0; i < dims.size();) {
+    if (dims[i] < '0' || dims[i] > '9') {
+      if (dims[i] != ',' && dims[i] != ' ') throw ModelFormatError(path + ": .npy header has a malformed shape: " + header);
+      ++i;
+      continue;
+    }
+    int64_t d = 0;
+    for (; i < dims.size() && dims[i] >= '0' && dims[i] <= '9'; ++i) {
+      if (d > (int64_t{1} << 40)) throw ModelFormatError(path + ": absurd .npy shape (" + std::string(dims) + ")");
+      d = d * 10 + (dims[i] - '0');
+    }
     out.shape.push_back(d);
     if (d > 0 && count > (int64_t{1} << 40) / d) throw ModelFormatError(path + ": absurd .npy shape");
     count *= d;
   }
   if (out.shape.empty() || out.shape.size() > 2) {
-    throw ModelFormatError(path + ": expected a 1-D or 2-D array, got shape (" + dims + ")");
+    throw ModelFormatError(path + ": expected a 1-D or 2-D array, got shape (" + std::string(dims) + ")");
   }
   const int64_t need = count * width;
   if (need > file_size - prefix - static_cast<int64_t>(header_len)) {
-    throw ModelFormatError(path + ": .npy data is truncated (shape (" + dims + ") needs " + std::to_string(need) +
+    throw ModelFormatError(path + ": .npy data is truncated (shape (" + std::string(dims) + ") needs " + std::to_string(need) +
                            " bytes)");
   }
   out.data.resize(static_cast<size_t>(count));

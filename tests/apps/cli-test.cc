@@ -364,5 +364,61 @@ TEST_CASE("ossicle config-docs lists every feature key with its default", "[cli]
   CHECK_THAT(readme, Contains(r.out));
 }
 
+TEST_CASE("ossicle cmvn-stats then global CMVN normalises the data set to zero mean", "[cli][cmvn]") {
+  test::ScopedTempDir tmp;
+  const std::string files = Audio("yes_en-us_16k.wav") + " " + Audio("go-left_en-us_16k.wav");
+  const fs::path stats = tmp.path() / "stats.json";
+  RunResult r = Run("cmvn-stats " + files + " --preset kaldi-mfcc --out " + stats.string());
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("219 frames from 2 of 2 files, dim 13"));  // 109 + 110 frames
+
+  // With the statistics of these very files, their normalised features have mean 0 and variance 1 over
+  // both files together.
+  r = Run("features " + files + " --preset kaldi-mfcc --set cmvn.mode=global --set cmvn.normalize_variance=true" +
+          " --set cmvn.stats_file=" + stats.string() + " --out-dir " + (tmp.path() / "f").string());
+  REQUIRE(r.exit_code == 0);
+  const NpyMatrix a = ReadNpy((tmp.path() / "f" / "yes_en-us_16k.npy").string());
+  const NpyMatrix b = ReadNpy((tmp.path() / "f" / "go-left_en-us_16k.npy").string());
+  for (int d = 0; d < 13; ++d) {
+    double s = 0, s2 = 0;
+    for (const NpyMatrix* m : {&a, &b}) {
+      for (int64_t t = 0; t < m->Rows(); ++t) {
+        const double v = m->data[static_cast<size_t>(t * 13 + d)];
+        s += v;
+        s2 += v * v;
+      }
+    }
+    INFO("dim " << d);
+    CHECK(s / 219 == Approx(0.0).margin(1e-4));
+    CHECK(s2 / 219 == Approx(1.0).epsilon(1e-4));
+  }
+
+  // A bad file in the set is reported and skipped; the statistics come from the others.
+  r = Run("cmvn-stats " + files + " " + (tmp.path() / "missing.wav").string() + " --preset kaldi-mfcc --out " +
+          stats.string());
+  CHECK(r.exit_code == 4);
+  CHECK_THAT(r.out, Contains("from 2 of 3 files"));
+  CHECK_THAT(r.err, Contains("missing.wav: cannot open"));
+
+  // Statistics of another dimension are refused with the file named.
+  r = Run("features " + Audio("yes_en-us_16k.wav") + " --set cmvn.mode=global --set cmvn.stats_file=" +
+          stats.string());
+  CHECK(r.exit_code == 5);
+  CHECK_THAT(r.err, Contains(stats.string() + ": CMVN statistics have dim 13, the features have 40"));
+}
+
+TEST_CASE("every configuration in configs/features runs", "[cli][config]") {
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(std::string(OSSICLE_SOURCE_DIR) + "/configs/features")) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path());
+    RunResult r = Run("features " + Audio("stop_en_16k.wav") + " --config " + entry.path().string());
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("frames x"));
+    ++n;
+  }
+  CHECK(n >= 3);
+}
+
 }  // namespace
 }  // namespace ossicle
