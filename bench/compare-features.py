@@ -120,8 +120,14 @@ def main():
             ours40["audio_s_per_cpu_s"], numpy40["audio_s_per_s"], ours40["audio_s_per_cpu_s"] / numpy40["audio_s_per_s"]))
         if fft is not None:
             per_frame_us = 1e6 / (ours40["audio_s_per_cpu_s"] * 100.0)
-            print("FFT share of a frame: %.2f us of %.2f us (%.0f%%)" % (
-                fft["cpu_time"] / 1000.0, per_frame_us, 100.0 * fft["cpu_time"] / 1000.0 / per_frame_us))
+            fft_us = fft["cpu_time"] / 1000.0
+            print("FFT share of a frame: %.2f us of %.2f us (%.0f%%)" % (fft_us, per_frame_us, 100.0 * fft_us / per_frame_us))
+            for name in ("BM_FftwEstimate512", "BM_FftwMeasure512"):
+                f = next((b for b in rows if b["run_name"] == name), None)
+                if f is not None:
+                    projected = per_frame_us - fft_us + f["cpu_time"] / 1000.0
+                    print("with %s (%.2f us per FFT) a frame would take %.2f us: %.0fx real time" % (
+                        name, f["cpu_time"] / 1000.0, projected, 1e4 / projected))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -13,6 +13,10 @@
 #include "features/online-features.h"
 #include "features/rfft.h"
 
+#if OSSICLE_BENCH_FFTW
+#include <fftw3.h>
+#endif
+
 namespace {
 
 constexpr double kSampleRate = 16000.0;
@@ -60,6 +64,31 @@ void BM_RealFft512(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
 }
+
+#if OSSICLE_BENCH_FFTW
+// FFTW's 512-point real FFT in double, planned once. Not used by ossicle (GPL); a yardstick for the FFT's
+// share. FFTW_ESTIMATE keeps results deterministic; FFTW_MEASURE picks faster plans but may differ between
+// runs in the last bits.
+void RunFftw(benchmark::State& state, unsigned flags) {
+  double* in = fftw_alloc_real(512);
+  fftw_complex* out = fftw_alloc_complex(257);
+  fftw_plan plan = fftw_plan_dft_r2c_1d(512, in, out, flags);
+  std::mt19937 rng(1);
+  std::normal_distribution<double> d;
+  for (int i = 0; i < 512; ++i) in[i] = d(rng);
+  for (auto _ : state) {
+    fftw_execute(plan);
+    benchmark::DoNotOptimize(out);
+  }
+  fftw_destroy_plan(plan);
+  fftw_free(in);
+  fftw_free(out);
+}
+void BM_FftwEstimate512(benchmark::State& s) { RunFftw(s, FFTW_ESTIMATE); }
+void BM_FftwMeasure512(benchmark::State& s) { RunFftw(s, FFTW_MEASURE); }
+BENCHMARK(BM_FftwEstimate512);
+BENCHMARK(BM_FftwMeasure512);
+#endif
 
 }  // namespace
 

@@ -88,10 +88,26 @@ double Uniform01(uint64_t& state) {  // (0, 1]: 53 random bits, never 0 so log()
 
 void FramePreprocessor::Process(std::span<const float> raw, int64_t frame_index, std::span<double> out) {
   const size_t win = window_.size();
-  double* x = scratch_.data();
-  for (size_t n = 0; n < win; ++n) x[n] = config_.sample_scale * static_cast<double>(raw[n]);
-
-  if (config_.dither > 0.0) {
+  const double scale = config_.sample_scale;
+  const double c = config_.preemphasis_coefficient;
+  const double* w = window_.data();
+  if (config_.dither == 0.0) {
+    // The common case in one vectorisable pass: y[n] = scale x[n] - mean, p[n] = y[n] - c y[n-1]
+    // (p[0] = y[0] - c y[0]), out[n] = p[n] w[n].
+    double mean = 0.0;
+    if (config_.remove_dc_offset) {
+      double sum = 0.0;
+      for (size_t n = 0; n < win; ++n) sum += raw[n];
+      mean = scale * sum / static_cast<double>(win);
+    }
+    const float* x = raw.data();
+    out[0] = (1.0 - c) * (scale * x[0] - mean) * w[0];
+    for (size_t n = 1; n < win; ++n) {
+      out[n] = ((scale * x[n] - mean) - c * (scale * x[n - 1] - mean)) * w[n];
+    }
+  } else {
+    double* x = scratch_.data();
+    for (size_t n = 0; n < win; ++n) x[n] = scale * static_cast<double>(raw[n]);
     uint64_t state = config_.dither_seed ^ (static_cast<uint64_t>(frame_index) * 0xd1b54a32d192ed03ULL);
     for (size_t n = 0; n < win; n += 2) {  // Box-Muller: two Gaussian values per pair of uniforms
       const double r = std::sqrt(-2.0 * std::log(Uniform01(state)));
@@ -99,19 +115,16 @@ void FramePreprocessor::Process(std::span<const float> raw, int64_t frame_index,
       x[n] += config_.dither * r * std::cos(phi);
       if (n + 1 < win) x[n + 1] += config_.dither * r * std::sin(phi);
     }
-  }
-  if (config_.remove_dc_offset) {
-    double sum = 0.0;
-    for (size_t n = 0; n < win; ++n) sum += x[n];
-    const double mean = sum / static_cast<double>(win);
-    for (size_t n = 0; n < win; ++n) x[n] -= mean;
-  }
-  if (config_.preemphasis_coefficient != 0.0) {
-    const double c = config_.preemphasis_coefficient;
+    if (config_.remove_dc_offset) {
+      double sum = 0.0;
+      for (size_t n = 0; n < win; ++n) sum += x[n];
+      const double mean = sum / static_cast<double>(win);
+      for (size_t n = 0; n < win; ++n) x[n] -= mean;
+    }
     for (size_t n = win - 1; n > 0; --n) x[n] -= c * x[n - 1];
     x[0] -= c * x[0];
+    for (size_t n = 0; n < win; ++n) out[n] = x[n] * w[n];
   }
-  for (size_t n = 0; n < win; ++n) out[n] = x[n] * window_[n];
   for (size_t n = win; n < out.size(); ++n) out[n] = 0.0;
 }
 

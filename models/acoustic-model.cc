@@ -1,0 +1,339 @@
+#include "models/acoustic-model.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "features/config-json.h"
+#include "features/errors.h"
+#include "models/safetensors.h"
+
+namespace ossicle {
+
+namespace {
+
+constexpr const char* kFormat = "ossicle-model";
+constexpr const char* kFormatVersion = "1";
+
+std::string LayerName(int k, bool reverse) { return "_l" + std::to_string(k) + (reverse ? "_reverse" : ""); }
+
+MatrixF ToMatrix(std::vector<float> v, int64_t rows, int64_t cols) {
+  MatrixF m(rows, cols);
+  std::copy(v.begin(), v.end(), m.data());
+  return m;
+}
+
+VectorF ToVector(std::vector<float> v) {
+  VectorF x(static_cast<Eigen::Index>(v.size()));
+  std::copy(v.begin(), v.end(), x.data());
+  return x;
+}
+
+}  // namespace
+
+void ModelArchitecture::Validate(std::string_view path) const {
+  auto check = [&](bool ok, std::string_view field, const auto& value, std::string_view rule) {
+    if (!ok) throw ConfigError(RuleMessage(path, field, value, rule));
+  };
+  check(input_size >= 1 && input_size <= 65536, "input_size", input_size, "between 1 and 65536");
+  check(hidden_size >= 1 && hidden_size <= 65536, "hidden_size", hidden_size, "between 1 and 65536");
+  check(num_layers >= 1 && num_layers <= 64, "num_layers", num_layers, "between 1 and 64");
+  check(num_classes >= 1 && num_classes <= 1000000, "num_classes", num_classes, "between 1 and 1000000");
+  check(head != HeadType::kAttention || (attention_size >= 1 && attention_size <= 65536), "attention_size",
+        attention_size, "between 1 and 65536 with the attention head");
+}
+
+std::vector<std::string> ParameterNames(const ModelArchitecture& arch) {
+  std::vector<std::string> names;
+  for (int k = 0; k < arch.num_layers; ++k) {
+    for (int d = 0; d < (arch.bidirectional ? 2 : 1); ++d) {
+      for (const char* p : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
+        names.push_back(std::string("rnn.") + p + LayerName(k, d == 1));
+      }
+    }
+  }
+  if (arch.head == HeadType::kAttention) {
+    names.insert(names.end(), {"att.weight", "att.bias", "att.context"});
+  }
+  names.insert(names.end(), {"out.weight", "out.bias"});
+  return names;
+}
+
+std::shared_ptr<const AcousticModel> AcousticModel::FromTensors(const ModelArchitecture& arch,
+                                                                const TensorReader& read, const std::string& source) {
+  try {
+    arch.Validate();
+  } catch (const ConfigError& e) {
+    throw ModelFormatError(source + ": " + e.what());
+  }
+  auto model = std::shared_ptr<AcousticModel>(new AcousticModel());
+  model->arch_ = arch;
+  const int gh = NumGates(arch.cell) * arch.hidden_size;
+  int input = arch.input_size;
+  for (int k = 0; k < arch.num_layers; ++k) {
+    DirectionWeights dirs[2];
+    for (int d = 0; d < (arch.bidirectional ? 2 : 1); ++d) {
+      const std::string suffix = LayerName(k, d == 1);
+      dirs[d].w_ih = ToMatrix(read("rnn.weight_ih" + suffix, {gh, input}), gh, input);
+      dirs[d].w_hh = ToMatrix(read("rnn.weight_hh" + suffix, {gh, arch.hidden_size}), gh, arch.hidden_size);
+      dirs[d].b_ih = ToVector(read("rnn.bias_ih" + suffix, {gh}));
+      dirs[d].b_hh = ToVector(read("rnn.bias_hh" + suffix, {gh}));
+    }
+    model->layers_.emplace_back(arch.cell, input, arch.hidden_size, arch.bidirectional, std::move(dirs[0]),
+                                std::move(dirs[1]), source + ": rnn layer " + std::to_string(k));
+    input = model->layers_.back().OutputSize();
+  }
+  const int d_out = arch.RnnOutputSize();
+  if (arch.head == HeadType::kAttention) {
+    const int a = arch.attention_size;
+    model->attention_.projection.weight = ToMatrix(read("att.weight", {a, d_out}), a, d_out);
+    model->attention_.projection.bias = ToVector(read("att.bias", {a}));
+    model->attention_.context = ToVector(read("att.context", {a}));
+  }
+  model->out_.weight = ToMatrix(read("out.weight", {arch.num_classes, d_out}), arch.num_classes, d_out);
+  model->out_.bias = ToVector(read("out.bias", {arch.num_classes}));
+  model->labels_.resize(static_cast<size_t>(arch.num_classes));
+  for (int c = 0; c < arch.num_classes; ++c) model->labels_[static_cast<size_t>(c)] = std::to_string(c);
+  return model;
+}
+
+std::shared_ptr<const AcousticModel> AcousticModel::Load(const std::string& path) {
+  const SafetensorsFile file = SafetensorsFile::Open(path);
+  const auto& meta = file.Metadata();
+  auto get = [&](const std::string& key) -> const std::string& {
+    auto it = meta.find(key);
+    if (it == meta.end()) {
+      throw ModelFormatError(path + ": no '" + key + "' in the metadata; not an ossicle model" +
+                             (key == "format" ? " (a plain PyTorch export? use `ossicle model import-torch`)" : ""));
+    }
+    return it->second;
+  };
+  if (get("format") != kFormat) throw ModelFormatError(path + ": metadata format is not '" + std::string(kFormat) + "'");
+  if (get("format_version") != kFormatVersion) {
+    throw ModelFormatError(path + ": model format version " + get("format_version") + " is not supported (expected " +
+                           kFormatVersion + ")");
+  }
+  auto parse = [&](const std::string& key) {
+    try {
+      return nlohmann::json::parse(get(key));
+    } catch (const nlohmann::json::exception& e) {
+      throw ModelFormatError(path + ": metadata '" + key + "' is not valid JSON (" + e.what() + ")");
+    }
+  };
+  ModelArchitecture arch;
+  FeatureConfig features;
+  std::vector<std::string> labels;
+  try {
+    ConfigFromJson(parse("architecture"), arch, path + ": architecture");
+    ConfigFromJson(parse("features"), features, path + ": features");
+    features.Validate(path + ": features");
+    const nlohmann::json l = parse("labels");
+    if (!l.is_array()) throw ConfigError(path + ": labels: expected a JSON array of strings");
+    for (const auto& x : l) {
+      if (!x.is_string()) throw ConfigError(path + ": labels: expected a JSON array of strings");
+      labels.push_back(x.get<std::string>());
+    }
+  } catch (const ConfigError& e) {
+    throw ModelFormatError(e.what());
+  }
+  auto model = FromTensors(
+      arch, [&](const std::string& name, std::vector<int64_t> shape) { return file.ReadFloat(name, shape); }, path);
+  if (static_cast<int>(labels.size()) != arch.num_classes) {
+    throw ModelFormatError(path + ": " + std::to_string(labels.size()) + " labels for " +
+                           std::to_string(arch.num_classes) + " classes");
+  }
+  const std::string provenance = meta.count("provenance") ? meta.at("provenance") : "{}";
+  return model->WithMetadata(features, labels, provenance);
+}
+
+std::shared_ptr<const AcousticModel> AcousticModel::ImportTorch(const std::string& path,
+                                                                const FeatureConfig& features,
+                                                                std::vector<std::string> labels,
+                                                                std::vector<std::string>* ignored) {
+  const SafetensorsFile file = SafetensorsFile::Open(path);
+  auto shape = [&](const std::string& name) {
+    if (!file.Has(name)) {
+      throw ModelFormatError(path + ": no tensor '" + name +
+                             "'; expected an nn.LSTM or nn.GRU under 'rnn.' and an nn.Linear under 'out.'");
+    }
+    return file.Info(name).shape;
+  };
+  ModelArchitecture arch;
+  const auto ih0 = shape("rnn.weight_ih_l0");
+  const auto hh0 = shape("rnn.weight_hh_l0");
+  if (ih0.size() != 2 || hh0.size() != 2 || hh0[1] < 1) {
+    throw ModelFormatError(path + ": rnn.weight_ih_l0 and rnn.weight_hh_l0 must be matrices");
+  }
+  arch.hidden_size = static_cast<int>(hh0[1]);
+  arch.input_size = static_cast<int>(ih0[1]);
+  if (ih0[0] == 4 * hh0[1]) {
+    arch.cell = CellType::kLstm;
+  } else if (ih0[0] == 3 * hh0[1]) {
+    arch.cell = CellType::kGru;
+  } else {
+    throw ModelFormatError(path + ": rnn.weight_ih_l0 has " + std::to_string(ih0[0]) + " rows for hidden size " +
+                           std::to_string(hh0[1]) + "; expected 4x (LSTM) or 3x (GRU)");
+  }
+  arch.num_layers = 0;
+  while (file.Has("rnn.weight_ih_l" + std::to_string(arch.num_layers))) ++arch.num_layers;
+  arch.bidirectional = file.Has("rnn.weight_ih_l0_reverse");
+  arch.num_classes = static_cast<int>(shape("out.weight").at(0));
+  arch.head = HeadType::kFrame;
+  if (file.Has("att.weight")) {
+    arch.head = HeadType::kAttention;
+    arch.attention_size = static_cast<int>(shape("att.weight").at(0));
+  }
+  auto model = FromTensors(
+      arch, [&](const std::string& name, std::vector<int64_t> s) { return file.ReadFloat(name, s); }, path);
+  if (ignored != nullptr) {
+    const auto params = ParameterNames(arch);
+    const std::set<std::string> used(params.begin(), params.end());
+    for (const std::string& name : file.TensorNames()) {
+      if (!used.count(name)) ignored->push_back(name);
+    }
+  }
+  if (labels.empty()) {
+    for (int c = 0; c < arch.num_classes; ++c) labels.push_back(std::to_string(c));
+  }
+  if (static_cast<int>(labels.size()) != arch.num_classes) {
+    throw ConfigError(std::to_string(labels.size()) + " labels given for a model with " +
+                      std::to_string(arch.num_classes) + " classes (" + path + ")");
+  }
+  nlohmann::json provenance = {{"imported_from", path}};
+  return model->WithMetadata(features, labels, provenance.dump());
+}
+
+std::shared_ptr<const AcousticModel> AcousticModel::WithMetadata(const FeatureConfig& features,
+                                                                 std::vector<std::string> labels,
+                                                                 std::string provenance_json) const {
+  auto copy = std::make_shared<AcousticModel>(*this);
+  copy->features_ = features;
+  copy->labels_ = std::move(labels);
+  copy->provenance_json_ = std::move(provenance_json);
+  return copy;
+}
+
+void AcousticModel::Save(const std::string& path) const {
+  SafetensorsWriter w(path);
+  w.SetMetadata("format", kFormat);
+  w.SetMetadata("format_version", kFormatVersion);
+  w.SetMetadata("architecture", ConfigToJson(arch_).dump());
+  w.SetMetadata("features", ConfigToJson(features_).dump());
+  w.SetMetadata("labels", nlohmann::json(labels_).dump());
+  w.SetMetadata("provenance", provenance_json_);
+  auto add = [&](const std::string& name, const auto& m) {
+    std::vector<int64_t> shape;
+    if (m.cols() == 1) {
+      shape = {static_cast<int64_t>(m.rows())};
+    } else {
+      shape = {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())};
+    }
+    w.AddF32(name, shape, std::span<const float>(m.data(), static_cast<size_t>(m.size())));
+  };
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    for (int d = 0; d < (arch_.bidirectional ? 2 : 1); ++d) {
+      const DirectionWeights& dw = layers_[k].Weights(d);
+      const std::string suffix = LayerName(static_cast<int>(k), d == 1);
+      add("rnn.weight_ih" + suffix, dw.w_ih);
+      add("rnn.weight_hh" + suffix, dw.w_hh);
+      add("rnn.bias_ih" + suffix, dw.b_ih);
+      add("rnn.bias_hh" + suffix, dw.b_hh);
+    }
+  }
+  if (arch_.head == HeadType::kAttention) {
+    add("att.weight", attention_.projection.weight);
+    add("att.bias", attention_.projection.bias);
+    add("att.context", attention_.context);
+  }
+  add("out.weight", out_.weight);
+  add("out.bias", out_.bias);
+  w.Close();
+}
+
+int64_t AcousticModel::NumParameters() const {
+  int64_t n = 0;
+  for (const RecurrentLayer& l : layers_) {
+    for (int d = 0; d < (l.Bidirectional() ? 2 : 1); ++d) {
+      const DirectionWeights& w = l.Weights(d);
+      n += w.w_ih.size() + w.w_hh.size() + w.b_ih.size() + w.b_hh.size();
+    }
+  }
+  n += out_.weight.size() + out_.bias.size();
+  if (arch_.head == HeadType::kAttention) {
+    n += attention_.projection.weight.size() + attention_.projection.bias.size() + attention_.context.size();
+  }
+  return n;
+}
+
+void AcousticModel::CheckFeatures(const FeatureConfig& features, std::string_view what) const {
+  const nlohmann::json want = ConfigToJson(features_).flatten();
+  const nlohmann::json got = ConfigToJson(features).flatten();
+  for (const auto& [key, value] : want.items()) {
+    if (!got.contains(key) || got.at(key) != value) {
+      std::string k = key.substr(1);
+      std::replace(k.begin(), k.end(), '/', '.');
+      throw ConfigError(std::string(what) + ": features." + k + " = " + (got.contains(key) ? got.at(key).dump() : "?") +
+                        " but the model was trained with " + value.dump());
+    }
+  }
+}
+
+void AcousticModel::ForwardStack(const SequenceBatch& input, SequenceBatch& output,
+                                 const std::vector<RecurrentState>* initial, std::vector<RecurrentState>* final_state,
+                                 std::span<const int64_t> carry_frames) const {
+  if (input.Dim() != arch_.input_size) {
+    throw ConfigError("model input has " + std::to_string(input.Dim()) + " values per frame; the model expects " +
+                      std::to_string(arch_.input_size));
+  }
+  if (final_state != nullptr) final_state->resize(layers_.size());
+  SequenceBatch a, b;
+  const SequenceBatch* cur = &input;
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    SequenceBatch* next = k + 1 == layers_.size() ? &output : (k % 2 == 0 ? &a : &b);
+    layers_[k].Forward(*cur, next, initial ? &(*initial)[k] : nullptr, final_state ? &(*final_state)[k] : nullptr,
+                       carry_frames);
+    cur = next;
+  }
+}
+
+void AcousticModel::ForwardHead(const SequenceBatch& rnn_output, ModelOutput& out) const {
+  out.logits.max_frames = out.log_probs.max_frames = rnn_output.max_frames;
+  out.logits.lengths = out.log_probs.lengths = rnn_output.lengths;
+  out_.Forward(rnn_output.data, out.logits.data);
+  LogSoftmaxRows(out.logits.data, out.log_probs.data);
+}
+
+ModelOutput AcousticModel::Forward(const SequenceBatch& input) const {
+  ModelOutput out;
+  ForwardStack(input, out.rnn_output, nullptr, nullptr, {});
+  if (arch_.head == HeadType::kFrame) {
+    ForwardHead(out.rnn_output, out);
+    return out;
+  }
+  const int64_t batch = input.BatchSize(), frames = input.max_frames;
+  out.attention_weights = MatrixF::Zero(batch, frames);
+  MatrixF pooled(batch, arch_.RnnOutputSize());
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = input.lengths[static_cast<size_t>(b)];
+    if (len == 0) throw ConfigError("attention head: sequence " + std::to_string(b) + " has no frames");
+    RowVectorF w, p;
+    attention_.Pool(out.rnn_output.data.middleRows(b * frames, len), w, p);
+    out.attention_weights.row(b).head(len) = w;
+    pooled.row(b) = p;
+  }
+  MatrixF logits;
+  out_.Forward(pooled, logits);
+  LogSoftmaxRows(logits, out.clip_log_probs);
+  return out;
+}
+
+SequenceBatch SingleSequence(const MatrixF& frames) {
+  SequenceBatch b;
+  b.data = frames;
+  b.max_frames = frames.rows();
+  b.lengths = {static_cast<int64_t>(frames.rows())};
+  return b;
+}
+
+}  // namespace ossicle

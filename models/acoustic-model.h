@@ -1,0 +1,136 @@
+// The acoustic model: a stack of recurrent layers and an output head, loaded from one safetensors file.
+//
+//   auto model = ossicle::AcousticModel::Load("commands.safetensors");    // shared, immutable
+//   ossicle::SequenceBatch x = ossicle::SingleSequence(features);        // [frames, input_size]
+//   ossicle::ModelOutput y = model->Forward(x);                          // y.log_probs: [frames, classes]
+//
+// The file holds the parameters under PyTorch's own state_dict names (rnn.weight_ih_l0,
+// rnn.weight_hh_l1_reverse, out.weight, att.weight, ...) and, in its __metadata__:
+//   format = "ossicle-model", format_version = "1",
+//   architecture = JSON of ModelArchitecture, features = JSON of the FeatureConfig the model was trained on,
+//   labels = JSON array of class / token names, provenance = JSON object (free form: data, command, date).
+// So a model says how to feed it; CheckFeatures() refuses other features with a clear error.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "features/config-fields.h"
+#include "features/feature-config.h"
+#include "models/output-layer.h"
+#include "models/recurrent-layer.h"
+
+namespace ossicle {
+
+enum class HeadType {
+  kFrame,      // Linear + log-softmax on every frame (frame classification, CTC)
+  kAttention,  // attention pooling over the frames, then Linear + log-softmax: one decision per clip
+};
+template <>
+struct EnumNames<HeadType> {
+  static constexpr std::array kValues{std::pair{HeadType::kFrame, std::string_view{"frame"}},
+                                      std::pair{HeadType::kAttention, std::string_view{"attention"}}};
+};
+
+struct ModelArchitecture {
+  CellType cell = CellType::kLstm;
+  int input_size = 40;
+  int hidden_size = 128;
+  int num_layers = 2;
+  bool bidirectional = true;
+  int num_classes = 12;
+  HeadType head = HeadType::kFrame;
+  int attention_size = 0;  // attention head: size A of the projection
+
+  template <class Self, class V>
+  static void Fields(Self& self, V&& v) {
+    v(FieldInfo{"cell", "", "recurrent cell"}, self.cell);
+    v(FieldInfo{"input_size", "", "feature values per frame"}, self.input_size);
+    v(FieldInfo{"hidden_size", "", "hidden units per direction"}, self.hidden_size);
+    v(FieldInfo{"num_layers", "", "stacked recurrent layers"}, self.num_layers);
+    v(FieldInfo{"bidirectional", "", "forward and backward directions, outputs concatenated"},
+      self.bidirectional);
+    v(FieldInfo{"num_classes", "", "output classes or CTC tokens (blank included)"}, self.num_classes);
+    v(FieldInfo{"head", "", "output head"}, self.head);
+    v(FieldInfo{"attention_size", "", "attention head: projection size"}, self.attention_size);
+  }
+  int RnnOutputSize() const { return hidden_size * (bidirectional ? 2 : 1); }
+  void Validate(std::string_view path = "architecture") const;
+};
+
+struct ModelOutput {
+  SequenceBatch rnn_output;  // [B * T, RnnOutputSize()], zero past each length
+  // Frame head: [B * T, C]. Past each length they hold the head applied to the zero rnn output, exactly
+  // what PyTorch gives for padded frames; consumers use frames [0, length) only.
+  SequenceBatch logits;
+  SequenceBatch log_probs;
+  MatrixF clip_log_probs;    // attention head: [B, C]
+  MatrixF attention_weights; // attention head: [B, T], zero past each length
+};
+
+// Reads a float tensor of the given shape by name; throws ModelFormatError when missing or mis-shaped.
+using TensorReader = std::function<std::vector<float>(const std::string& name, std::vector<int64_t> shape)>;
+
+class AcousticModel {
+ public:
+  // Builds the model from tensors named as in PyTorch's state_dict. Every shape is checked.
+  static std::shared_ptr<const AcousticModel> FromTensors(const ModelArchitecture& arch, const TensorReader& read,
+                                                          const std::string& source);
+  // Loads an ossicle model file. ModelFormatError names the file, the tensor or key and what is wrong.
+  static std::shared_ptr<const AcousticModel> Load(const std::string& path);
+  // Imports a plain PyTorch state_dict export (nn.LSTM/nn.GRU under "rnn.", nn.Linear under "out."),
+  // inferring the architecture from names and shapes; other tensors are ignored (and listed in
+  // `ignored` when given).
+  static std::shared_ptr<const AcousticModel> ImportTorch(const std::string& path, const FeatureConfig& features,
+                                                          std::vector<std::string> labels,
+                                                          std::vector<std::string>* ignored = nullptr);
+
+  void Save(const std::string& path) const;
+
+  const ModelArchitecture& Architecture() const { return arch_; }
+  const FeatureConfig& Features() const { return features_; }
+  const std::vector<std::string>& Labels() const { return labels_; }
+  const std::string& ProvenanceJson() const { return provenance_json_; }
+  const std::vector<RecurrentLayer>& Layers() const { return layers_; }
+  int64_t NumParameters() const;
+
+  // A copy with other metadata (the weights are copied too).
+  std::shared_ptr<const AcousticModel> WithMetadata(const FeatureConfig& features, std::vector<std::string> labels,
+                                                    std::string provenance_json) const;
+
+  // ConfigError unless `features` equals the configuration the model was trained on (compared field by
+  // field; the message names the first differing key).
+  void CheckFeatures(const FeatureConfig& features, std::string_view what) const;
+
+  // The whole model over a batch (offline). Input [B * T, input_size].
+  ModelOutput Forward(const SequenceBatch& input) const;
+
+  // The stack alone, with optional forward-state carry per layer (see RecurrentLayer::Forward).
+  void ForwardStack(const SequenceBatch& input, SequenceBatch& output, const std::vector<RecurrentState>* initial,
+                    std::vector<RecurrentState>* final_state, std::span<const int64_t> carry_frames) const;
+  // The frame head on rnn outputs: logits and log-probabilities.
+  void ForwardHead(const SequenceBatch& rnn_output, ModelOutput& out) const;
+
+ private:
+  ModelArchitecture arch_;
+  FeatureConfig features_;
+  std::vector<std::string> labels_;
+  std::string provenance_json_ = "{}";
+  std::vector<RecurrentLayer> layers_;
+  Linear out_;
+  AttentionPooling attention_;
+};
+
+// One sequence [T, dim] as a batch of one.
+SequenceBatch SingleSequence(const MatrixF& frames);
+
+// The tensor names of a model with this architecture, in PyTorch's naming.
+std::vector<std::string> ParameterNames(const ModelArchitecture& arch);
+
+}  // namespace ossicle

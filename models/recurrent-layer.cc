@@ -1,0 +1,151 @@
+#include "models/recurrent-layer.h"
+
+#include <string>
+
+#include "features/errors.h"
+
+namespace ossicle {
+
+namespace {
+
+void CheckShape(std::string_view layer, std::string_view what, int64_t rows, int64_t cols, int64_t want_rows,
+                int64_t want_cols) {
+  if (rows != want_rows || cols != want_cols) {
+    throw ModelFormatError(std::string(layer) + ": " + std::string(what) + " has shape [" + std::to_string(rows) +
+                           ", " + std::to_string(cols) + "]; expected [" + std::to_string(want_rows) + ", " +
+                           std::to_string(want_cols) + "]");
+  }
+}
+
+void CheckDirection(std::string_view layer, const DirectionWeights& w, int gates, int input, int hidden,
+                    std::string_view suffix) {
+  const std::string s(suffix);
+  CheckShape(layer, "weight_ih" + s, w.w_ih.rows(), w.w_ih.cols(), gates * hidden, input);
+  CheckShape(layer, "weight_hh" + s, w.w_hh.rows(), w.w_hh.cols(), gates * hidden, hidden);
+  CheckShape(layer, "bias_ih" + s, w.b_ih.rows(), 1, gates * hidden, 1);
+  CheckShape(layer, "bias_hh" + s, w.b_hh.rows(), 1, gates * hidden, 1);
+}
+
+}  // namespace
+
+RecurrentLayer::RecurrentLayer(CellType cell, int input_size, int hidden_size, bool bidirectional,
+                               DirectionWeights forward, DirectionWeights backward, std::string_view name)
+    : cell_(cell),
+      input_size_(input_size),
+      hidden_size_(hidden_size),
+      bidirectional_(bidirectional),
+      fwd_(std::move(forward)),
+      bwd_(std::move(backward)) {
+  if (input_size < 1 || hidden_size < 1) {
+    throw ModelFormatError(std::string(name) + ": input size " + std::to_string(input_size) + " and hidden size " +
+                           std::to_string(hidden_size) + " must be >= 1");
+  }
+  const int gates = NumGates(cell);
+  CheckDirection(name, fwd_, gates, input_size, hidden_size, "");
+  if (bidirectional) CheckDirection(name, bwd_, gates, input_size, hidden_size, "_reverse");
+  for (int d = 0; d < (bidirectional ? 2 : 1); ++d) {
+    const DirectionWeights& w = d == 0 ? fwd_ : bwd_;
+    RowVectorF bias = w.b_ih.transpose();
+    if (cell == CellType::kLstm) {
+      bias += w.b_hh.transpose();
+    } else {  // GRU: b_hn stays inside r * (W_hn h + b_hn)
+      bias.head(2 * hidden_size) += w.b_hh.head(2 * hidden_size).transpose();
+    }
+    input_bias_[static_cast<size_t>(d)] = bias;
+  }
+}
+
+void RecurrentLayer::Forward(const SequenceBatch& in, SequenceBatch* out, const RecurrentState* initial,
+                             RecurrentState* final_state, std::span<const int64_t> carry_frames) const {
+  if (in.Dim() != input_size_) {
+    throw ModelFormatError("recurrent layer: input has " + std::to_string(in.Dim()) + " values per frame; expected " +
+                           std::to_string(input_size_));
+  }
+  out->max_frames = in.max_frames;
+  out->lengths = in.lengths;
+  out->data.setZero(in.data.rows(), OutputSize());
+  RunDirection(in, false, initial, out->data, 0, final_state, carry_frames);
+  if (bidirectional_) RunDirection(in, true, nullptr, out->data, hidden_size_, nullptr, {});
+}
+
+void RecurrentLayer::RunDirection(const SequenceBatch& in, bool reverse, const RecurrentState* initial,
+                                  MatrixF& out, int col, RecurrentState* final_state,
+                                  std::span<const int64_t> carry_frames) const {
+  const DirectionWeights& w = reverse ? bwd_ : fwd_;
+  const int64_t batch = in.BatchSize();
+  const int64_t frames = in.max_frames;
+  const int h = hidden_size_;
+  const int g = NumGates(cell_) * h;
+
+  // Input projections of every frame in one matrix product.
+  MatrixF xp(in.data.rows(), g);
+  xp.noalias() = in.data * w.w_ih.transpose();
+  xp.rowwise() += input_bias_[reverse ? 1 : 0];
+
+  MatrixF state_h = MatrixF::Zero(batch, h);
+  MatrixF state_c = MatrixF::Zero(batch, cell_ == CellType::kLstm ? h : 0);
+  if (initial != nullptr) {
+    state_h = initial->h;
+    if (cell_ == CellType::kLstm) state_c = initial->c;
+  }
+  if (final_state != nullptr) {  // sequences that carry 0 frames keep the initial state
+    final_state->h = state_h;
+    final_state->c = state_c;
+  }
+
+  // Per-step buffers, sized once: the loop below does not allocate.
+  MatrixF h_act(batch, h), c_act(batch, cell_ == CellType::kLstm ? h : 0), x_act(batch, g), rec(batch, g);
+  std::vector<int64_t> active(static_cast<size_t>(batch)), rows(static_cast<size_t>(batch));
+  int64_t longest = 0;
+  for (int64_t len : in.lengths) longest = std::max(longest, len);
+
+  for (int64_t s = 0; s < longest; ++s) {
+    int64_t n = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t len = in.lengths[static_cast<size_t>(b)];
+      if (len <= s) continue;
+      const int64_t t = reverse ? len - 1 - s : s;
+      active[static_cast<size_t>(n)] = b;
+      rows[static_cast<size_t>(n)] = b * frames + t;
+      h_act.row(n) = state_h.row(b);
+      if (cell_ == CellType::kLstm) c_act.row(n) = state_c.row(b);
+      x_act.row(n) = xp.row(b * frames + t);
+      ++n;
+    }
+    auto hh = h_act.topRows(n);
+    auto r = rec.topRows(n);
+    r.noalias() = hh * w.w_hh.transpose();
+    auto x = x_act.topRows(n);
+    if (cell_ == CellType::kLstm) {
+      x += r;  // pre-activations of i f g o
+      auto cc = c_act.topRows(n);
+      cc.array() = x.middleCols(h, h).array().logistic() * cc.array() +
+                   x.leftCols(h).array().logistic() * x.middleCols(2 * h, h).array().tanh();
+      hh.array() = x.rightCols(h).array().logistic() * cc.array().tanh();
+    } else {
+      r.rightCols(h).rowwise() += w.b_hh.tail(h).transpose();  // W_hn h + b_hn
+      auto rz = x.leftCols(2 * h);
+      rz += r.leftCols(2 * h);
+      rz.array() = rz.array().logistic();  // r | z
+      auto nn = x.rightCols(h);
+      nn.array() = (nn.array() + rz.leftCols(h).array() * r.rightCols(h).array()).tanh();
+      hh.array() = (1.0f - rz.rightCols(h).array()) * nn.array() + rz.rightCols(h).array() * hh.array();
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t b = active[static_cast<size_t>(i)];
+      state_h.row(b) = hh.row(i);
+      if (cell_ == CellType::kLstm) state_c.row(b) = c_act.row(i);
+      out.row(rows[static_cast<size_t>(i)]).segment(col, h) = hh.row(i);
+      if (final_state != nullptr && !carry_frames.empty() && carry_frames[static_cast<size_t>(b)] == s + 1) {
+        final_state->h.row(b) = hh.row(i);
+        if (cell_ == CellType::kLstm) final_state->c.row(b) = c_act.row(i);
+      }
+    }
+  }
+  if (final_state != nullptr && carry_frames.empty()) {
+    final_state->h = state_h;
+    final_state->c = state_c;
+  }
+}
+
+}  // namespace ossicle

@@ -1,0 +1,115 @@
+// The model library against PyTorch: every reference case in tests/data/models (and the 3-layer H=128
+// case from ../shared/reference/lstm when present) loaded by PyTorch's state_dict names, run over the
+// padded batch, compared with PyTorch's rnn_output, logits and log_probs (float64) within 1e-5 absolute.
+// The goldens were made by make_lstm_golden.py (next to them; see its header for every convention).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "models/acoustic-model.h"
+#include "models/safetensors.h"
+
+namespace ossicle {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+
+struct GoldenCase {
+  SafetensorsFile file;
+  ModelArchitecture arch;
+  SequenceBatch input;
+};
+
+GoldenCase LoadCase(const std::string& path) {
+  GoldenCase c{SafetensorsFile::Open(path), {}, {}};
+  const auto cfg = nlohmann::json::parse(c.file.Metadata().at("config"));
+  c.arch.cell = cfg.at("kind") == "lstm" ? CellType::kLstm : CellType::kGru;
+  c.arch.input_size = cfg.at("input_size");
+  c.arch.hidden_size = cfg.at("hidden_size");
+  c.arch.num_layers = cfg.at("num_layers");
+  c.arch.bidirectional = cfg.at("bidirectional");
+  c.arch.num_classes = cfg.at("num_classes");
+  const auto& shape = c.file.Info("input").shape;  // [B, T, F]
+  c.input.max_frames = shape.at(1);
+  c.input.lengths = c.file.ReadInt("lengths");
+  const std::vector<float> x = c.file.ReadFloat("input");
+  c.input.data = MatrixF(shape[0] * shape[1], shape[2]);
+  std::copy(x.begin(), x.end(), c.input.data.data());
+  return c;
+}
+
+// Max |got - want| over every frame, padding included (PyTorch's values there: zeros for rnn_output, the
+// head applied to zeros for logits and log_probs); rnn_output must be exactly zero past each length.
+void Compare(const std::string& what, const MatrixF& got, const std::vector<double>& want,
+             const SequenceBatch& input) {
+  INFO(what);
+  REQUIRE(static_cast<size_t>(got.size()) == want.size());
+  const int64_t cols = got.cols(), frames = input.max_frames;
+  double worst = 0.0;
+  int64_t worst_i = 0;
+  for (int64_t r = 0; r < got.rows(); ++r) {
+    const bool valid = r % frames < input.lengths[static_cast<size_t>(r / frames)];
+    for (int64_t j = 0; j < cols; ++j) {
+      const double d = std::abs(static_cast<double>(got(r, j)) - want[static_cast<size_t>(r * cols + j)]);
+      if (!valid && what == "rnn_output") REQUIRE(got(r, j) == 0.0f);
+      if (d > worst) {
+        worst = d;
+        worst_i = r * cols + j;
+      }
+    }
+  }
+  INFO("worst at batch " << worst_i / cols / frames << " frame " << worst_i / cols % frames << " index "
+                         << worst_i % cols << ": expected " << want[static_cast<size_t>(worst_i)] << ", got "
+                         << got.data()[worst_i] << " (max abs diff " << worst << ")");
+  CHECK(worst <= kTolerance);
+}
+
+void CheckCase(const std::string& path) {
+  INFO(path);
+  GoldenCase c = LoadCase(path);
+  auto model = AcousticModel::FromTensors(
+      c.arch, [&](const std::string& name, std::vector<int64_t> shape) { return c.file.ReadFloat(name, shape); },
+      path);
+  const ModelOutput out = model->Forward(c.input);
+  Compare("rnn_output", out.rnn_output.data, c.file.ReadDouble("rnn_output"), c.input);
+  Compare("logits", out.logits.data, c.file.ReadDouble("logits"), c.input);
+  Compare("log_probs", out.log_probs.data, c.file.ReadDouble("log_probs"), c.input);
+
+  // Each sequence alone gives the same frames as inside the padded batch.
+  for (size_t b = 0; b < c.input.lengths.size(); ++b) {
+    const int64_t len = c.input.lengths[b];
+    const ModelOutput one =
+        model->Forward(SingleSequence(c.input.data.middleRows(static_cast<int64_t>(b) * c.input.max_frames, len)));
+    const MatrixF diff = one.log_probs.data - out.log_probs.data.middleRows(static_cast<int64_t>(b) * c.input.max_frames, len);
+    CHECK(diff.cwiseAbs().maxCoeff() <= 1e-6f);
+  }
+}
+
+std::string Data(const std::string& name) { return std::string(OSSICLE_TEST_DATA_DIR) + "/models/" + name; }
+
+TEST_CASE("LSTM, 1 layer, unidirectional matches PyTorch", "[models][golden]") {
+  CheckCase(Data("lstm_uni_1layer.safetensors"));
+}
+TEST_CASE("LSTM, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden]") {
+  CheckCase(Data("lstm_bi_2layer.safetensors"));
+}
+TEST_CASE("GRU, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden]") {
+  CheckCase(Data("gru_bi_2layer.safetensors"));
+}
+TEST_CASE("GRU, 2 layers, unidirectional, padded batch matches PyTorch", "[models][golden]") {
+  CheckCase(Data("gru_uni_2layer.safetensors"));
+}
+TEST_CASE("LSTM, 3 layers, H=128, bidirectional matches PyTorch", "[models][golden]") {
+  const std::string path = std::string(OSSICLE_SHARED_DIR) + "/reference/lstm/lstm_bi_3layer_h128.safetensors";
+  if (!std::filesystem::exists(path)) {
+    WARN("skipped: " << path << " not found (../shared is not beside the project)");
+    return;
+  }
+  CheckCase(path);
+}
+
+}  // namespace
+}  // namespace ossicle
