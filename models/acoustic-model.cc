@@ -281,7 +281,7 @@ void AcousticModel::CheckFeatures(const FeatureConfig& features, std::string_vie
 
 void AcousticModel::ForwardStack(const SequenceBatch& input, SequenceBatch& output,
                                  const std::vector<RecurrentState>* initial, std::vector<RecurrentState>* final_state,
-                                 std::span<const int64_t> carry_frames) const {
+                                 std::span<const int64_t> carry_frames, int num_threads) const {
   if (input.Dim() != arch_.input_size) {
     throw ConfigError("model input has " + std::to_string(input.Dim()) + " values per frame; the model expects " +
                       std::to_string(arch_.input_size));
@@ -292,7 +292,7 @@ void AcousticModel::ForwardStack(const SequenceBatch& input, SequenceBatch& outp
   for (size_t k = 0; k < layers_.size(); ++k) {
     SequenceBatch* next = k + 1 == layers_.size() ? &output : (k % 2 == 0 ? &a : &b);
     layers_[k].Forward(*cur, next, initial ? &(*initial)[k] : nullptr, final_state ? &(*final_state)[k] : nullptr,
-                       carry_frames);
+                       carry_frames, num_threads);
     cur = next;
   }
 }
@@ -304,9 +304,9 @@ void AcousticModel::ForwardHead(const SequenceBatch& rnn_output, ModelOutput& ou
   LogSoftmaxRows(out.logits.data, out.log_probs.data);
 }
 
-ModelOutput AcousticModel::Forward(const SequenceBatch& input) const {
+ModelOutput AcousticModel::Forward(const SequenceBatch& input, int num_threads) const {
   ModelOutput out;
-  ForwardStack(input, out.rnn_output, nullptr, nullptr, {});
+  ForwardStack(input, out.rnn_output, nullptr, nullptr, {}, num_threads);
   if (arch_.head == HeadType::kFrame) {
     ForwardHead(out.rnn_output, out);
     return out;

@@ -108,12 +108,14 @@ class AcousticModel {
   // field; the message names the first differing key).
   void CheckFeatures(const FeatureConfig& features, std::string_view what) const;
 
-  // The whole model over a batch (offline). Input [B * T, input_size].
-  ModelOutput Forward(const SequenceBatch& input) const;
+  // The whole model over a batch (offline). Input [B * T, input_size]. num_threads >= 2 runs the two
+  // directions of bidirectional layers in parallel.
+  ModelOutput Forward(const SequenceBatch& input, int num_threads = 1) const;
 
   // The stack alone, with optional forward-state carry per layer (see RecurrentLayer::Forward).
   void ForwardStack(const SequenceBatch& input, SequenceBatch& output, const std::vector<RecurrentState>* initial,
-                    std::vector<RecurrentState>* final_state, std::span<const int64_t> carry_frames) const;
+                    std::vector<RecurrentState>* final_state, std::span<const int64_t> carry_frames,
+                    int num_threads = 1) const;
   // The frame head on rnn outputs: logits and log-probabilities.
   void ForwardHead(const SequenceBatch& rnn_output, ModelOutput& out) const;
 

@@ -1,6 +1,8 @@
 #include "models/recurrent-layer.h"
 
+#include <exception>
 #include <string>
+#include <thread>
 
 #include "features/errors.h"
 
@@ -56,7 +58,8 @@ RecurrentLayer::RecurrentLayer(CellType cell, int input_size, int hidden_size, b
 }
 
 void RecurrentLayer::Forward(const SequenceBatch& in, SequenceBatch* out, const RecurrentState* initial,
-                             RecurrentState* final_state, std::span<const int64_t> carry_frames) const {
+                             RecurrentState* final_state, std::span<const int64_t> carry_frames,
+                             int num_threads) const {
   if (in.Dim() != input_size_) {
     throw ModelFormatError("recurrent layer: input has " + std::to_string(in.Dim()) + " values per frame; expected " +
                            std::to_string(input_size_));
@@ -64,6 +67,21 @@ void RecurrentLayer::Forward(const SequenceBatch& in, SequenceBatch* out, const 
   out->max_frames = in.max_frames;
   out->lengths = in.lengths;
   out->data.setZero(in.data.rows(), OutputSize());
+  if (bidirectional_ && num_threads >= 2) {
+    // The directions write disjoint columns of the output; the backward one runs on a second thread.
+    std::exception_ptr error;
+    std::thread backward([&]() {
+      try {
+        RunDirection(in, true, nullptr, out->data, hidden_size_, nullptr, {});
+      } catch (...) {
+        error = std::current_exception();
+      }
+    });
+    RunDirection(in, false, initial, out->data, 0, final_state, carry_frames);
+    backward.join();
+    if (error) std::rethrow_exception(error);
+    return;
+  }
   RunDirection(in, false, initial, out->data, 0, final_state, carry_frames);
   if (bidirectional_) RunDirection(in, true, nullptr, out->data, hidden_size_, nullptr, {});
 }

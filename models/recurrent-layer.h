@@ -74,8 +74,10 @@ class RecurrentLayer {
   // its state after frame `carry_frames[b] - 1` of each sequence there (state at the start when 0): this is
   // how chunked streaming carries the forward state. The backward direction of each sequence starts from
   // zeros at its own last valid frame (PyTorch's packed sequences).
+  // With num_threads >= 2 a bidirectional layer runs its two directions on two threads.
   void Forward(const SequenceBatch& in, SequenceBatch* out, const RecurrentState* initial = nullptr,
-               RecurrentState* final_state = nullptr, std::span<const int64_t> carry_frames = {}) const;
+               RecurrentState* final_state = nullptr, std::span<const int64_t> carry_frames = {},
+               int num_threads = 1) const;
 
   // Runs one direction: `reverse` false = forward in time. Output columns [col, col + H) of out.
   void RunDirection(const SequenceBatch& in, bool reverse, const RecurrentState* initial, MatrixF& out, int col,

@@ -78,6 +78,10 @@ void CheckCase(const std::string& path) {
   Compare("logits", out.logits.data, c.file.ReadDouble("logits"), c.input);
   Compare("log_probs", out.log_probs.data, c.file.ReadDouble("log_probs"), c.input);
 
+  // Two threads (directions in parallel) compute exactly the same thing.
+  const ModelOutput two = model->Forward(c.input, 2);
+  CHECK((two.log_probs.data - out.log_probs.data).cwiseAbs().maxCoeff() == 0.0f);
+
   // Each sequence alone gives the same frames as inside the padded batch.
   for (size_t b = 0; b < c.input.lengths.size(); ++b) {
     const int64_t len = c.input.lengths[b];
