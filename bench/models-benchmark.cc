@@ -1,5 +1,5 @@
 // Acoustic-model inference throughput (Google Benchmark), the grid of ../shared/bench/torch_blstm.py:
-// bidirectional LSTM, F = 40 inputs, C = 29 classes, H in {64, 128, 256}, L in {2, 3},
+// bidirectional LSTM, F = 40 inputs, C = 32 classes, H in {64, 128, 256}, L in {2, 3},
 // (B, T) in {(1, 100), (1, 1000), (16, 100)}, 1 and 2 threads (2: the directions in parallel). Counters:
 //   frames_per_s   B * T / wall time of one Forward() (model + output layer + log-softmax)
 //   gflops         matmul FLOPs per second, counted as torch_blstm.py counts them: 2 per multiply-add,
@@ -23,7 +23,7 @@ using ossicle::ModelArchitecture;
 using ossicle::SequenceBatch;
 
 constexpr int kFeatures = 40;
-constexpr int kClasses = 29;
+constexpr int kClasses = 32;  // torch_blstm.py --classes default
 
 std::shared_ptr<const AcousticModel> RandomModel(int hidden, int layers) {
   ModelArchitecture arch;

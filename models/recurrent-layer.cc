@@ -1,5 +1,6 @@
 #include "models/recurrent-layer.h"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <thread>
@@ -94,49 +95,51 @@ void RecurrentLayer::RunDirection(const SequenceBatch& in, bool reverse, const R
   const int64_t frames = in.max_frames;
   const int h = hidden_size_;
   const int g = NumGates(cell_) * h;
+  const bool lstm = cell_ == CellType::kLstm;
 
-  // Input projections of every frame in one matrix product.
-  MatrixF xp(in.data.rows(), g);
-  xp.noalias() = in.data * w.w_ih.transpose();
+  // Sequences sorted by length, longest first: at step s the active ones are the first active[s] rows,
+  // so the state and the step's inputs are contiguous blocks (no per-step gathers).
+  std::vector<int64_t> order(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) order[static_cast<size_t>(b)] = b;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+    return in.lengths[static_cast<size_t>(x)] > in.lengths[static_cast<size_t>(y)];
+  });
+  auto len_of = [&](int64_t i) { return in.lengths[static_cast<size_t>(order[static_cast<size_t>(i)])]; };
+  const int64_t longest = batch > 0 ? len_of(0) : 0;
+
+  // Inputs in step-major order (row s * B + i: step s of the i-th longest sequence; the backward direction
+  // reads each sequence from its own last frame), then their projections in one matrix product.
+  MatrixF steps = MatrixF::Zero(longest * batch, in.Dim());
+  for (int64_t i = 0; i < batch; ++i) {
+    const int64_t b = order[static_cast<size_t>(i)], len = len_of(i);
+    for (int64_t s = 0; s < len; ++s) steps.row(s * batch + i) = in.data.row(b * frames + (reverse ? len - 1 - s : s));
+  }
+  MatrixF xp(longest * batch, g);
+  xp.noalias() = steps * w.w_ih.transpose();
   xp.rowwise() += input_bias_[reverse ? 1 : 0];
 
   MatrixF state_h = MatrixF::Zero(batch, h);
-  MatrixF state_c = MatrixF::Zero(batch, cell_ == CellType::kLstm ? h : 0);
-  if (initial != nullptr) {
-    state_h = initial->h;
-    if (cell_ == CellType::kLstm) state_c = initial->c;
+  MatrixF state_c = MatrixF::Zero(batch, lstm ? h : 0);
+  for (int64_t i = 0; initial != nullptr && i < batch; ++i) {
+    state_h.row(i) = initial->h.row(order[static_cast<size_t>(i)]);
+    if (lstm) state_c.row(i) = initial->c.row(order[static_cast<size_t>(i)]);
   }
   if (final_state != nullptr) {  // sequences that carry 0 frames keep the initial state
-    final_state->h = state_h;
-    final_state->c = state_c;
+    final_state->h = initial != nullptr ? initial->h : MatrixF::Zero(batch, h);
+    final_state->c = initial != nullptr && lstm ? initial->c : MatrixF::Zero(batch, lstm ? h : 0);
   }
 
-  // Per-step buffers, sized once: the loop below does not allocate.
-  MatrixF h_act(batch, h), c_act(batch, cell_ == CellType::kLstm ? h : 0), x_act(batch, g), rec(batch, g);
-  std::vector<int64_t> active(static_cast<size_t>(batch)), rows(static_cast<size_t>(batch));
-  int64_t longest = 0;
-  for (int64_t len : in.lengths) longest = std::max(longest, len);
-
+  MatrixF rec(batch, g);  // per-step buffer, sized once: the loop below does not allocate
+  int64_t n = batch;
   for (int64_t s = 0; s < longest; ++s) {
-    int64_t n = 0;
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t len = in.lengths[static_cast<size_t>(b)];
-      if (len <= s) continue;
-      const int64_t t = reverse ? len - 1 - s : s;
-      active[static_cast<size_t>(n)] = b;
-      rows[static_cast<size_t>(n)] = b * frames + t;
-      h_act.row(n) = state_h.row(b);
-      if (cell_ == CellType::kLstm) c_act.row(n) = state_c.row(b);
-      x_act.row(n) = xp.row(b * frames + t);
-      ++n;
-    }
-    auto hh = h_act.topRows(n);
+    while (n > 0 && len_of(n - 1) <= s) --n;
+    auto hh = state_h.topRows(n);
     auto r = rec.topRows(n);
     r.noalias() = hh * w.w_hh.transpose();
-    auto x = x_act.topRows(n);
-    if (cell_ == CellType::kLstm) {
+    auto x = xp.middleRows(s * batch, n);
+    if (lstm) {
       x += r;  // pre-activations of i f g o
-      auto cc = c_act.topRows(n);
+      auto cc = state_c.topRows(n);
       cc.array() = x.middleCols(h, h).array().logistic() * cc.array() +
                    x.leftCols(h).array().logistic() * x.middleCols(2 * h, h).array().tanh();
       hh.array() = x.rightCols(h).array().logistic() * cc.array().tanh();
@@ -150,19 +153,20 @@ void RecurrentLayer::RunDirection(const SequenceBatch& in, bool reverse, const R
       hh.array() = (1.0f - rz.rightCols(h).array()) * nn.array() + rz.rightCols(h).array() * hh.array();
     }
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t b = active[static_cast<size_t>(i)];
-      state_h.row(b) = hh.row(i);
-      if (cell_ == CellType::kLstm) state_c.row(b) = c_act.row(i);
-      out.row(rows[static_cast<size_t>(i)]).segment(col, h) = hh.row(i);
+      const int64_t b = order[static_cast<size_t>(i)];
+      const int64_t t = reverse ? len_of(i) - 1 - s : s;
+      out.row(b * frames + t).segment(col, h) = hh.row(i);
       if (final_state != nullptr && !carry_frames.empty() && carry_frames[static_cast<size_t>(b)] == s + 1) {
         final_state->h.row(b) = hh.row(i);
-        if (cell_ == CellType::kLstm) final_state->c.row(b) = c_act.row(i);
+        if (lstm) final_state->c.row(b) = state_c.row(i);
       }
     }
   }
   if (final_state != nullptr && carry_frames.empty()) {
-    final_state->h = state_h;
-    final_state->c = state_c;
+    for (int64_t i = 0; i < batch; ++i) {
+      final_state->h.row(order[static_cast<size_t>(i)]) = state_h.row(i);
+      if (lstm) final_state->c.row(order[static_cast<size_t>(i)]) = state_c.row(i);
+    }
   }
 }
 
