@@ -354,7 +354,9 @@ class HeaderHandler {
   bool Integer(bool negative, int64_t s, uint64_t u) {
     if (state_ == State::kShape) {
       const size_t index = entry_.shape.size();
-      if (negative) Fail("\"shape\" dimension " + std::to_string(index) + " is " + std::to_string(s) + "; expected >= 0");
+      if (negative) {
+        Fail("\"shape\" dimension " + std::to_string(index) + " is " + std::to_string(s) + "; expected >= 0");
+      }
       if (static_cast<int64_t>(index) >= limits_.max_rank) {
         Fail("\"shape\" has more than " + std::to_string(limits_.max_rank) +
              " dimensions (SafetensorsLimits::max_rank)");
