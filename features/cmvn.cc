@@ -95,11 +95,14 @@ CmvnStats CmvnStats::Load(const std::string& path) {
       throw ModelFormatError(path + ": \"format\" is not \"ossicle-cmvn-stats\"");
     }
     const int dim = j.at("dim").get<int>();
-    CmvnStats s(dim);
+    // Not CmvnStats s(dim): dim is untrusted (a negative or huge value must not size an allocation); the
+    // vectors come from the file and are checked against dim below.
+    if (dim < 1) throw ModelFormatError(path + ": \"dim\" = " + std::to_string(dim) + "; expected >= 1");
+    CmvnStats s;
     s.count_ = j.at("count").get<double>();
     s.sum_ = j.at("sum").get<std::vector<double>>();
     s.sum_sq_ = j.at("sum_sq").get<std::vector<double>>();
-    if (dim < 1 || s.sum_.size() != static_cast<size_t>(dim) || s.sum_sq_.size() != static_cast<size_t>(dim)) {
+    if (s.sum_.size() != static_cast<size_t>(dim) || s.sum_sq_.size() != static_cast<size_t>(dim)) {
       throw ModelFormatError(path + ": \"sum\" and \"sum_sq\" must both have \"dim\" = " + std::to_string(dim) +
                              " values");
     }

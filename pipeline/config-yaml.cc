@@ -66,12 +66,17 @@ T ReadScalar(const YAML::Node& node, const YamlSource& source, std::string_view 
     if (text == "false" || text == "False" || text == "no") return false;
     ThrowYamlError(source, node, key_path, "expected true or false, got '" + text + "'");
   } else if constexpr (std::is_integral_v<T>) {
+    // Parse with T's signedness: a signed field takes negative values, and an unsigned one (uint64_t seeds)
+    // its whole range up to 2^64 - 1, as ConfigToYaml writes them.
+    using Wide = std::conditional_t<std::is_signed_v<T>, long long, unsigned long long>;
+    if (std::is_unsigned_v<T> && !text.empty() && text[0] == '-') {  // the stream would wrap "-1" to 2^64 - 1
+      ThrowYamlError(source, node, key_path, "integer '" + text + "' is out of range");
+    }
     std::istringstream is(text);
-    long long v = 0;
+    Wide v = 0;
     is >> v;
     if (!is || !is.eof() || text.empty()) ThrowYamlError(source, node, key_path, "expected an integer, got '" + text + "'");
-    if (v < static_cast<long long>(std::numeric_limits<T>::min()) ||
-        static_cast<unsigned long long>(v) > static_cast<unsigned long long>(std::numeric_limits<T>::max())) {
+    if (v < static_cast<Wide>(std::numeric_limits<T>::min()) || v > static_cast<Wide>(std::numeric_limits<T>::max())) {
       ThrowYamlError(source, node, key_path, "integer '" + text + "' is out of range");
     }
     return static_cast<T>(v);

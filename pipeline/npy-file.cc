@@ -35,6 +35,8 @@ std::string Header(int64_t rows, int cols) {
 }  // namespace
 
 NpyWriter::NpyWriter(const std::string& path, int cols) : path_(path), cols_(cols) {
+  // AppendRows divides by cols.
+  if (cols < 1) throw Error(path + ": NpyWriter cols = " + std::to_string(cols) + "; expected >= 1");
   tmp_path_ = path + ".tmp" + std::to_string(::getpid());
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (file_ == nullptr) throw IoError(path + ": cannot open for writing: " + std::strerror(errno));
