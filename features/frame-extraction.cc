@@ -59,7 +59,10 @@ int64_t FrameStart(const FrameConfig& config, int64_t t) {
     case FramePadding::kSnipEdges: return t * shift;
     case FramePadding::kKaldiReflect: return t * shift + shift / 2 - win / 2;
     case FramePadding::kCenterZero:
-    case FramePadding::kCenterReflect: return t * shift - win / 2;
+    case FramePadding::kCenterReflect:
+      // librosa/torch place the window at (n_fft - win) / 2 inside an n_fft frame centred on t * shift:
+      // (n_fft - win) / 2 - n_fft / 2 = -ceil(win / 2) for an even n_fft (odd windows included).
+      return t * shift - (win + 1) / 2;
   }
   return 0;
 }

@@ -24,8 +24,8 @@ enum class FramePadding {
                    // 1 + (N - win) / shift frames (0 if N < win).
   kKaldiReflect,   // Kaldi snip_edges=false: frame t is centred on t*shift + shift/2,
                    // (N + shift/2) / shift frames, edges mirrored (s<0 -> -s-1, s>=N -> 2N-1-s).
-  kCenterZero,     // librosa >= 0.10 center=True: frame t centred on t*shift, 1 + N/shift frames,
-                   // samples outside the signal are 0.
+  kCenterZero,     // librosa >= 0.10 center=True: frame t centred on t*shift (window starts at
+                   // t*shift - ceil(win/2)), 1 + N/shift frames, samples outside the signal are 0.
   kCenterReflect,  // librosa < 0.10 / torchaudio center=True, pad_mode="reflect": as kCenterZero but
                    // edges mirrored without repeating the edge sample (s<0 -> -s, s>=N -> 2N-2-s).
 };
