@@ -13,5 +13,6 @@ CommandRunner AddInfoCommand(CLI::App& app);
 CommandRunner AddFeaturesCommand(CLI::App& app);
 CommandRunner AddCmvnStatsCommand(CLI::App& app);
 CommandRunner AddConfigDocsCommand(CLI::App& app);
+CommandRunner AddModelCommand(CLI::App& app);
 
 }  // namespace ossicle

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add(ossicle::AddFeaturesCommand);
   add(ossicle::AddCmvnStatsCommand);
   add(ossicle::AddConfigDocsCommand);
+  add(ossicle::AddModelCommand);
 
   try {
     app.parse(argc, argv);
