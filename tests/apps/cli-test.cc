@@ -45,7 +45,7 @@ RunResult Run(const std::string& args, const fs::path& dir = fs::current_path())
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = ReadText(out);
   r.err = ReadText(err);
-  INFO("ossicle " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  UNSCOPED_INFO("ossicle " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
   return r;
 }
 
