@@ -74,7 +74,7 @@ int RunImport(const ImportOptions& opt) {
   std::vector<std::string> labels = opt.labels_file.empty() ? opt.labels : ReadLabelsFile(opt.labels_file);
   std::vector<std::string> ignored;
   auto model = AcousticModel::ImportTorch(opt.state_dict, features, labels, &ignored);
-  const ModelArchitecture& arch = model->Architecture();
+  const ModelArchitecture arch = model->Architecture();  // a copy: `model` is replaced below
   if (arch.input_size != features.Dim()) {
     throw ConfigError(fmt::format(
         "{}: the model's input size is {} but the features have {} values per frame ({}); choose the features the "
