@@ -109,12 +109,16 @@ void RecurrentLayer::RunDirection(const SequenceBatch& in, bool reverse, const R
 
   // Inputs in step-major order (row s * B + i: step s of the i-th longest sequence; the backward direction
   // reads each sequence from its own last frame), then their projections in one matrix product.
-  MatrixF steps = MatrixF::Zero(longest * batch, in.Dim());
+  // Per-thread workspaces, reused across calls: same-sized calls (the common case) neither allocate nor
+  // touch fresh pages.
+  thread_local MatrixF steps, xp, rec;
+  steps.resize(longest * batch, in.Dim());
+  if (batch > 1 && len_of(batch - 1) < longest) steps.setZero();  // rows of finished sequences stay defined
   for (int64_t i = 0; i < batch; ++i) {
     const int64_t b = order[static_cast<size_t>(i)], len = len_of(i);
     for (int64_t s = 0; s < len; ++s) steps.row(s * batch + i) = in.data.row(b * frames + (reverse ? len - 1 - s : s));
   }
-  MatrixF xp(longest * batch, g);
+  xp.resize(longest * batch, g);
   xp.noalias() = steps * w.w_ih.transpose();
   xp.rowwise() += input_bias_[reverse ? 1 : 0];
 
@@ -129,7 +133,7 @@ void RecurrentLayer::RunDirection(const SequenceBatch& in, bool reverse, const R
     final_state->c = initial != nullptr && lstm ? initial->c : MatrixF::Zero(batch, lstm ? h : 0);
   }
 
-  MatrixF rec(batch, g);  // per-step buffer, sized once: the loop below does not allocate
+  rec.resize(batch, g);  // per-step buffer, sized once: the loop below does not allocate
   int64_t n = batch;
   for (int64_t s = 0; s < longest; ++s) {
     while (n > 0 && len_of(n - 1) <= s) --n;
