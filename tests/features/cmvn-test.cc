@@ -11,6 +11,7 @@
 
 #include "features/errors.h"
 #include "support/bad-audio-files.h"
+#include "support/message-matcher.h"
 
 namespace ossicle {
 namespace {
@@ -32,24 +33,7 @@ void CheckVector(const std::vector<double>& got, const std::vector<double>& want
   CHECK(bad == 0);
 }
 
-// Matches an exception whose what() starts with `prefix` and contains `part`; prints both on failure.
-class MessageMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  MessageMatcher(std::string part, std::string prefix) : part_(std::move(part)), prefix_(std::move(prefix)) {}
-  bool match(const std::exception& e) const override {
-    const std::string what = e.what();
-    return what.rfind(prefix_, 0) == 0 && what.find(part_) != std::string::npos;
-  }
-  std::string describe() const override {
-    return "has a message starting with \"" + prefix_ + "\" and containing \"" + part_ + "\"";
-  }
-
- private:
-  std::string part_, prefix_;
-};
-MessageMatcher HasMessage(std::string part, std::string prefix = "") {
-  return MessageMatcher(std::move(part), std::move(prefix));
-}
+using test::HasMessage;
 
 std::vector<double> ToDouble(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 

@@ -11,28 +11,12 @@
 #include <vector>
 
 #include "features/errors.h"
+#include "support/message-matcher.h"
 
 namespace ossicle {
 namespace {
 
-// Matches an exception whose what() starts with `prefix` and contains `part`; prints both on failure.
-class MessageMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  MessageMatcher(std::string part, std::string prefix) : part_(std::move(part)), prefix_(std::move(prefix)) {}
-  bool match(const std::exception& e) const override {
-    const std::string what = e.what();
-    return what.rfind(prefix_, 0) == 0 && what.find(part_) != std::string::npos;
-  }
-  std::string describe() const override {
-    return "has a message starting with \"" + prefix_ + "\" and containing \"" + part_ + "\"";
-  }
-
- private:
-  std::string part_, prefix_;
-};
-MessageMatcher HasMessage(std::string part, std::string prefix = "") {
-  return MessageMatcher(std::move(part), std::move(prefix));
-}
+using test::HasMessage;
 
 // Output is float32 computed from double accumulators; values are O(1), so float rounding is ~3e-7.
 constexpr double kTolerance = 1e-6;

@@ -12,28 +12,12 @@
 #include <vector>
 
 #include "features/errors.h"
+#include "support/message-matcher.h"
 
 namespace ossicle {
 namespace {
 
-// Matches an exception whose what() starts with `prefix` and contains `part`; prints both on failure.
-class MessageMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  MessageMatcher(std::string part, std::string prefix) : part_(std::move(part)), prefix_(std::move(prefix)) {}
-  bool match(const std::exception& e) const override {
-    const std::string what = e.what();
-    return what.rfind(prefix_, 0) == 0 && what.find(part_) != std::string::npos;
-  }
-  std::string describe() const override {
-    return "has a message starting with \"" + prefix_ + "\" and containing \"" + part_ + "\"";
-  }
-
- private:
-  std::string part_, prefix_;
-};
-MessageMatcher HasMessage(std::string part, std::string prefix = "") {
-  return MessageMatcher(std::move(part), std::move(prefix));
-}
+using test::HasMessage;
 
 // Errors of an O(N log N) double FFT are ~1e-16 * log2(N) relative to the spectrum's norm; 1e-9 of the norm
 // catches any wrong bin, scaling or sign while leaving a wide margin for the backend's rounding.

@@ -23,30 +23,14 @@
 #include "features/errors.h"
 #include "features/feature-config.h"
 #include "support/bad-audio-files.h"
+#include "support/message-matcher.h"
 
 namespace ossicle {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Matches an exception whose what() starts with `prefix` and contains `part`; prints both on failure.
-class MessageMatcher : public Catch::MatcherBase<std::exception> {
- public:
-  MessageMatcher(std::string part, std::string prefix) : part_(std::move(part)), prefix_(std::move(prefix)) {}
-  bool match(const std::exception& e) const override {
-    const std::string what = e.what();
-    return what.rfind(prefix_, 0) == 0 && what.find(part_) != std::string::npos;
-  }
-  std::string describe() const override {
-    return "has a message starting with \"" + prefix_ + "\" and containing \"" + part_ + "\"";
-  }
-
- private:
-  std::string part_, prefix_;
-};
-MessageMatcher HasMessage(std::string part, std::string prefix = "") {
-  return MessageMatcher(std::move(part), std::move(prefix));
-}
+using test::HasMessage;
 
 // Every leaf of a config as "dotted.key" -> exact text (doubles in hexfloat, so equality is bit equality).
 template <ConfigStruct C>
