@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/run-ossicle.h"
 #include "pipeline/npy-file.h"
 #include "support/bad-audio-files.h"
 
@@ -21,33 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using test::RunResult;
+const auto ReadText = test::ReadTextFile;
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `ossicle ARGS` through the shell in `dir`, capturing stdout, stderr and the exit code.
-RunResult Run(const std::string& args, const fs::path& dir = fs::current_path()) {
-  test::ScopedTempDir capture("ossicle-cli");  // unique per call: tests run in parallel
-  const fs::path out = capture.path() / "stdout.txt", err = capture.path() / "stderr.txt";
-  const std::string cmd = std::string("cd '") + dir.string() + "' && '" + OSSICLE_BINARY + "' " + args + " >'" +
-                          out.string() + "' 2>'" + err.string() + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadText(out);
-  r.err = ReadText(err);
-  UNSCOPED_INFO("ossicle " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  return r;
-}
+RunResult Run(const std::string& args, const fs::path& dir = fs::current_path()) { return test::RunOssicle(args, dir); }
 
 std::string Audio(const std::string& name) { return std::string(OSSICLE_SOURCE_DIR) + "/test-audio/" + name; }
 std::string Golden(const std::string& name) { return std::string(OSSICLE_TEST_DATA_DIR) + "/features/" + name; }
