@@ -147,7 +147,7 @@ struct RunOptions {
   std::string input;
   std::string audio;
   std::string out;
-  std::string mode = std::string(EnumToString(StreamingConfig{}.mode));
+  std::string mode = "auto";  // offline for --input (compare with PyTorch), chunked for --audio (long files)
   StreamingConfig streaming;
   int channel = -1;
 };
@@ -156,7 +156,11 @@ int RunModel(const RunOptions& opt) {
   const auto model = AcousticModel::Load(opt.model);
   const ModelArchitecture& arch = model->Architecture();
   StreamingConfig streaming = opt.streaming;
-  streaming.mode = *EnumFromString<BidirectionalMode>(opt.mode);  // CLI11 checked the spelling
+  if (opt.mode == "auto") {
+    streaming.mode = opt.input.empty() ? BidirectionalMode::kChunked : BidirectionalMode::kOffline;
+  } else {
+    streaming.mode = *EnumFromString<BidirectionalMode>(opt.mode);  // CLI11 checked the spelling
+  }
   ModelStream stream(model, streaming);
 
   // Read (and check) the input before the output exists, so a bad input leaves nothing behind.
@@ -247,8 +251,9 @@ CommandRunner AddModelCommand(CLI::App& app) {
   run_cmd->add_option("--out", run->out, "Log-probabilities to write (.npy)")->required();
   run_cmd
       ->add_option("--mode", run->mode,
-                   "How a bidirectional model runs: offline (whole input at once), chunked, sliding_window")
-      ->check(CLI::IsMember({"offline", "chunked", "sliding_window"}))
+                   "How a bidirectional model runs: offline (whole input at once), chunked, sliding_window; auto = "
+                   "offline with --input, chunked with --audio")
+      ->check(CLI::IsMember({"auto", "offline", "chunked", "sliding_window"}))
       ->capture_default_str();
   run_cmd->add_option("--chunk-frames", run->streaming.chunk_frames, "chunked: frames emitted per chunk")
       ->check(CLI::PositiveNumber)

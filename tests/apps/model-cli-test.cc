@@ -63,7 +63,7 @@ TEST_CASE("ossicle model --help shows every default", "[cli][model]") {
   CHECK_THAT(r.out, Contains("model"));
   r = RunOssicle("model run --help");
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Contains("--mode") && Contains("=chunked") && Contains("--chunk-frames") && Contains("=64") &&
+  CHECK_THAT(r.out, Contains("--mode") && Contains("=auto") && Contains("--chunk-frames") && Contains("=64") &&
                         Contains("--right-context-frames") && Contains("=16") && Contains("--window-frames") &&
                         Contains("=200") && Contains("--hop-frames") && Contains("=100"));
   r = RunOssicle("model import-torch --help");
