@@ -485,8 +485,9 @@ uint64_t CheckedHeaderLength(const std::string& path, const uint8_t* prefix, uin
                              const SafetensorsLimits& limits) {
   const auto header_bytes = Load<uint64_t>(prefix);
   if (header_bytes > file_bytes - 8) {
-    throw ModelFormatError(path + ": header length " + std::to_string(header_bytes) + " exceeds the " +
-                           std::to_string(file_bytes - 8) + " bytes that follow it");
+    throw ModelFormatError(path + ": not a safetensors file, or truncated: header length " +
+                           std::to_string(header_bytes) + " exceeds the " + std::to_string(file_bytes - 8) +
+                           " bytes that follow it");
   }
   if (header_bytes > limits.max_header_bytes) {
     throw ModelFormatError(path + ": header length " + std::to_string(header_bytes) + " exceeds the limit of " +

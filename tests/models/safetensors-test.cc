@@ -443,7 +443,7 @@ TEST_CASE("safetensors: Open reports files it cannot read as IoError", "[models]
   const std::string liar = ossicle::test::WriteBytes(tmp.path(), "liar.safetensors",
                                                      LengthPrefix(std::numeric_limits<uint64_t>::max()) + "{}");
   CHECK_THROWS_WITH(SafetensorsFile::Open(liar),
-                    liar + ": header length 18446744073709551615 exceeds the 2 bytes that follow it");
+                    liar + ": not a safetensors file, or truncated: header length 18446744073709551615 exceeds the 2 bytes that follow it");
   const std::string hole = ossicle::test::WriteBytes(tmp.path(), "hole.safetensors", MakeFile("{}", 4));
   CHECK_THROWS_WITH(SafetensorsFile::Open(hole),
                     hole + ": bytes [0, 4) at the end of the data buffer belong to no tensor");
@@ -456,10 +456,10 @@ TEST_CASE("safetensors: length prefix and header bounds", "[models][safetensors]
         "bad.safetensors: file is 7 bytes; a safetensors file starts with an 8-byte header length");
   // A length past the file, including ones that would overflow a naive 8 + N.
   CHECK(FormatErrorOf(LengthPrefix(1000) + "{}" + std::string(18, ' ')) ==
-        "bad.safetensors: header length 1000 exceeds the 20 bytes that follow it");
+        "bad.safetensors: not a safetensors file, or truncated: header length 1000 exceeds the 20 bytes that follow it");
   CHECK(FormatErrorOf(LengthPrefix(std::numeric_limits<uint64_t>::max() - 7) + "{}") ==
-        "bad.safetensors: header length 18446744073709551608 exceeds the 2 bytes that follow it");
-  CHECK(FormatErrorOf(LengthPrefix(3)) == "bad.safetensors: header length 3 exceeds the 0 bytes that follow it");
+        "bad.safetensors: not a safetensors file, or truncated: header length 18446744073709551608 exceeds the 2 bytes that follow it");
+  CHECK(FormatErrorOf(LengthPrefix(3)) == "bad.safetensors: not a safetensors file, or truncated: header length 3 exceeds the 0 bytes that follow it");
   // The header limit.
   SafetensorsLimits small;
   small.max_header_bytes = 16;
