@@ -2,10 +2,14 @@
 
 #include <cmath>
 #include <numbers>
+#include <string>
+
+#include "features/errors.h"
 
 namespace ossicle {
 
 std::vector<double> MakeWindow(WindowType type, int length, bool periodic) {
+  if (length < 1) throw ConfigError("window length = " + std::to_string(length) + " samples; expected >= 1");
   std::vector<double> w(static_cast<size_t>(length), 1.0);
   if (length == 1) return w;  // every formula below degenerates; a 1-sample window is 1
   const double period = periodic ? length : length - 1;

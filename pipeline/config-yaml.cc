@@ -108,6 +108,9 @@ void ApplyOverride(YAML::Node& root, std::string_view assignment) {
   const std::string key(assignment.substr(0, eq));
   const std::string value(assignment.substr(eq + 1));
   std::vector<std::string> parts;
+  if (key.front() == '.' || key.back() == '.') {
+    throw ConfigError("--set '" + std::string(assignment) + "': empty key in the path");
+  }
   std::stringstream ss(key);
   for (std::string p; std::getline(ss, p, '.');) {
     if (p.empty()) throw ConfigError("--set '" + std::string(assignment) + "': empty key in the path");

@@ -41,7 +41,12 @@ NpyWriter::NpyWriter(const std::string& path, int cols) : path_(path), cols_(col
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (file_ == nullptr) throw IoError(path + ": cannot open for writing: " + std::strerror(errno));
   const std::string h = Header(0, cols_);
-  if (std::fwrite(h.data(), 1, h.size(), file_) != h.size()) throw IoError(path + ": write failed");
+  if (std::fwrite(h.data(), 1, h.size(), file_) != h.size()) {
+    std::fclose(file_);  // the destructor does not run for a constructor that throws
+    file_ = nullptr;
+    std::remove(tmp_path_.c_str());
+    throw IoError(path + ": write failed");
+  }
 }
 
 NpyWriter::~NpyWriter() {
@@ -52,6 +57,7 @@ NpyWriter::~NpyWriter() {
 }
 
 void NpyWriter::AppendRows(std::span<const float> values) {
+  if (file_ == nullptr) throw Error(path_ + ": NpyWriter::AppendRows after Close");
   if (values.size() % static_cast<size_t>(cols_) != 0) throw Error("NpyWriter: partial row");
   if (!values.empty() && std::fwrite(values.data(), sizeof(float), values.size(), file_) != values.size()) {
     throw IoError(path_ + ": write failed: " + std::strerror(errno));
@@ -60,6 +66,7 @@ void NpyWriter::AppendRows(std::span<const float> values) {
 }
 
 void NpyWriter::Close() {
+  if (file_ == nullptr) throw Error(path_ + ": NpyWriter::Close called twice");
   const std::string h = Header(rows_, cols_);
   bool ok = std::fseek(file_, 0, SEEK_SET) == 0 && std::fwrite(h.data(), 1, h.size(), file_) == h.size();
   ok = std::fclose(file_) == 0 && ok;

@@ -8,8 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "features/errors.h"
+#include "support/message-matcher.h"
+
 namespace ossicle {
 namespace {
+
+using test::HasMessage;
 
 // Window coefficients are O(1) sums of two or three cosines: 1e-12 leaves room for libm-vs-numpy cos
 // differences (a few ulp) and nothing else. Sums over 400 values: 1e-10.
@@ -218,6 +223,12 @@ TEST_CASE("Window names round-trip through EnumToString / EnumFromString", "[fea
   }
   CHECK_FALSE(EnumFromString<WindowType>("hanning").has_value());
   CHECK_FALSE(EnumFromString<WindowType>("Hann").has_value());
+}
+
+TEST_CASE("MakeWindow refuses a length below one", "[features][window]") {
+  CHECK_THROWS_MATCHES(MakeWindow(WindowType::kHann, 0, false), ConfigError,
+                       HasMessage("window length = 0 samples; expected >= 1"));
+  CHECK_THROWS_AS(MakeWindow(WindowType::kPovey, -5, true), ConfigError);
 }
 
 }  // namespace

@@ -352,6 +352,8 @@ TEST_CASE("ApplyOverride rejects malformed assignments, quoting them", "[pipelin
                        HasMessage("--set 'frame..window=hann': empty key in the path"));
   CHECK_THROWS_MATCHES(ApplyOverride(root, ".window=hann"), ConfigError,
                        HasMessage("--set '.window=hann': empty key in the path"));
+  CHECK_THROWS_MATCHES(ApplyOverride(root, "frame.=hann"), ConfigError,
+                       HasMessage("--set 'frame.=hann': empty key in the path"));
   CHECK_THROWS_MATCHES(ApplyOverride(root, "type.name=mfcc"), ConfigError,
                        HasMessage("--set 'type.name=mfcc': 'type' is not a mapping"));
 }

@@ -110,6 +110,18 @@ TEST_CASE("NpyWriter -> ReadNpy gives back the exact rows", "[pipeline][npy]") {
   CheckSameFloats(m.data, want);
 }
 
+TEST_CASE("NpyWriter refuses use after Close", "[pipeline][npy]") {
+  test::ScopedTempDir tmp;
+  const std::string path = (tmp.path() / "x.npy").string();
+  NpyWriter w(path, 2);
+  const float row[2] = {1.0f, 2.0f};
+  w.AppendRows(row);
+  w.Close();
+  CHECK_THROWS_MATCHES(w.Close(), Error, HasMessage("NpyWriter::Close called twice", path));
+  CHECK_THROWS_MATCHES(w.AppendRows(row), Error, HasMessage("NpyWriter::AppendRows after Close", path));
+  CHECK(ReadNpy(path).Rows() == 1);
+}
+
 TEST_CASE("NpyWriter writes the version 1.0 header numpy expects", "[pipeline][npy]") {
   test::ScopedTempDir tmp;
   const std::string path = (tmp.path() / "h.npy").string();
