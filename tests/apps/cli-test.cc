@@ -54,12 +54,7 @@ std::vector<std::map<std::string, std::string>> Manifest() {
   return rows;
 }
 
-double MaxAbsDiff(const NpyMatrix& a, const NpyMatrix& b) {
-  REQUIRE(a.shape == b.shape);
-  double worst = 0.0;
-  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::abs(double(a.data[i]) - b.data[i]));
-  return worst;
-}
+using test::MaxAbsDiff;
 
 TEST_CASE("ossicle --version and --help", "[cli]") {
   RunResult r = Run("--version");

@@ -50,12 +50,7 @@ void CheckNothingWritten(const fs::path& dir, const std::vector<std::string>& ke
   }
 }
 
-double MaxAbsDiff(const NpyMatrix& a, const NpyMatrix& b) {
-  REQUIRE(a.shape == b.shape);
-  double worst = 0.0;
-  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::abs(double(a.data[i]) - b.data[i]));
-  return worst;
-}
+using test::MaxAbsDiff;
 
 TEST_CASE("ossicle model --help shows every default", "[cli][model]") {
   RunResult r = RunOssicle("--help");

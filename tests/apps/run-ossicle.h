@@ -8,13 +8,16 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "pipeline/npy-file.h"
 #include "support/bad-audio-files.h"
 
 namespace ossicle::test {
@@ -47,6 +50,16 @@ inline RunResult RunOssicle(const std::string& args,
   r.err = ReadTextFile(err);
   UNSCOPED_INFO("ossicle " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
   return r;
+}
+
+// Largest |a - b| over two .npy matrices of the same shape (REQUIREs the shapes to match).
+inline double MaxAbsDiff(const NpyMatrix& a, const NpyMatrix& b) {
+  REQUIRE(a.shape == b.shape);
+  double worst = 0.0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(a.data[i]) - b.data[i]));
+  }
+  return worst;
 }
 
 }  // namespace ossicle::test
