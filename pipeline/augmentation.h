@@ -1,0 +1,242 @@
+// Data augmentation for training: on the waveform (speed, time shift, noise at an SNR, gain) and on the
+// features (SpecAugment time and frequency masks).
+//
+//   ossicle::AugmentationConfig config;            // everything off by default (probabilities 0)
+//   config.noise.probability = 0.8;                // mix noise into 80% of the examples
+//   config.noise.snr_db = {0, 20};                 // at an SNR drawn uniformly from [0, 20] dB
+//   config.noise.background_manifest = "background/manifest.tsv";
+//   ossicle::Augmenter augmenter(config, 16000.0);
+//   std::mt19937_64 rng(seed);
+//   augmenter.ApplyToWaveform(samples, rng);       // in place; the length changes only with speed
+//   features = ComputeFeatures(...);
+//   augmenter.ApplyToFeatures(features.data, features.num_frames, dim, base_dim, rng);
+//
+// Waveform order: speed -> time shift -> noise -> gain, each applied with its own probability. The noise
+// is scaled against the power of the (speed-changed, shifted) signal, so the SNR holds exactly over the
+// whole clip; the gain then scales signal and noise together and leaves the SNR unchanged.
+// Random numbers: everything is drawn from the caller's generator in a fixed order, with our own
+// uniform/normal transforms (not <random>'s distributions, whose output is implementation-defined), so a
+// seed gives the same result with any standard library.
+// Thread safety: an Augmenter is immutable after construction except for its background cache (guarded),
+// so many threads can share one, each with its own generator.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "features/config-fields.h"
+#include "pipeline/manifest.h"
+
+namespace ossicle {
+
+// A closed interval [min, max] a value is drawn from uniformly (min == max gives that value).
+// In YAML: `snr_db: {min: 0, max: 20}`.
+struct UniformRange {
+  double min = 0.0;
+  double max = 0.0;
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"min", "", "lower end (inclusive)"}, self.min);
+    v(FieldInfo{"max", "", "upper end (inclusive)"}, self.max);
+  }
+  // Throws ConfigError ("augmentation.noise.snr_db.max = 5; expected >= min (10)") when min > max, and
+  // ("... .min = -200; expected in [-100, 100]") when an end lies outside [lo, hi] or is not finite.
+  void Validate(std::string_view key_path, double lo, double hi) const;
+};
+
+struct SpeedAugmentConfig {
+  double probability = 0.0;
+  UniformRange factor{0.9, 1.1};  // 1.1 = 10% faster and higher: the duration becomes n / factor
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example is speed-perturbed"}, self.probability);
+    v(FieldInfo{"factor", "", "speed factor range (duration divided by it), in [0.5, 2]"}, self.factor);
+  }
+};
+
+struct ShiftAugmentConfig {
+  double probability = 0.0;
+  UniformRange shift_ms{-100.0, 100.0};  // > 0 delays the audio (zeros in front), < 0 advances it
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example is shifted in time"}, self.probability);
+    v(FieldInfo{"shift_ms", "ms", "shift range; > 0 delays the audio; the length is kept (zero fill)"},
+      self.shift_ms);
+  }
+};
+
+struct NoiseAugmentConfig {
+  double probability = 0.0;
+  UniformRange snr_db{5.0, 20.0};
+  // Relative chances of the three noise kinds (normalised by their sum; background needs a manifest).
+  double white_weight = 1.0;
+  double pink_weight = 1.0;
+  double background_weight = 1.0;
+  std::string background_manifest;  // TSV manifest of background audio (path column `path`)
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that noise is mixed into an example"}, self.probability);
+    v(FieldInfo{"snr_db", "dB", "signal-to-noise ratio range over the whole clip, in [-50, 100]"},
+      self.snr_db);
+    v(FieldInfo{"white_weight", "", "relative chance of white Gaussian noise"}, self.white_weight);
+    v(FieldInfo{"pink_weight", "", "relative chance of pink (1/f) noise"}, self.pink_weight);
+    v(FieldInfo{"background_weight", "", "relative chance of a random stretch of background audio"},
+      self.background_weight);
+    v(FieldInfo{"background_manifest", "path", "manifest of background audio files (empty = none)"},
+      self.background_manifest);
+  }
+};
+
+struct GainAugmentConfig {
+  double probability = 0.0;
+  UniformRange gain_db{-6.0, 6.0};
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that the gain of an example is changed"}, self.probability);
+    v(FieldInfo{"gain_db", "dB", "gain range, in [-60, 40]"}, self.gain_db);
+  }
+};
+
+// What a SpecAugment mask is filled with.
+enum class MaskFill {
+  kZero,  // 0: the mean of features after mean normalisation (CMVN)
+  kMean,  // the mean of the masked values over the whole utterance (neutral without CMVN too)
+};
+template <>
+struct EnumNames<MaskFill> {
+  static constexpr std::array kValues{std::pair{MaskFill::kZero, std::string_view{"zero"}},
+                                      std::pair{MaskFill::kMean, std::string_view{"mean"}}};
+};
+
+// SpecAugment (Park et al. 2019) without time warping: `time_masks` masks of width uniform in
+// [0, max_time_mask_frames] (capped at max_time_mask_fraction of the utterance) at uniform positions, and
+// `freq_masks` masks of width uniform in [0, max_freq_mask_bins] over the base feature bins (the same
+// bins of every delta block are masked too).
+struct SpecAugmentConfig {
+  double probability = 0.0;
+  int time_masks = 2;
+  int max_time_mask_frames = 10;
+  double max_time_mask_fraction = 0.2;
+  int freq_masks = 2;
+  int max_freq_mask_bins = 8;
+  MaskFill fill = MaskFill::kMean;
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example's features are masked"}, self.probability);
+    v(FieldInfo{"time_masks", "", "number of time masks"}, self.time_masks);
+    v(FieldInfo{"max_time_mask_frames", "frames", "largest time mask width"}, self.max_time_mask_frames);
+    v(FieldInfo{"max_time_mask_fraction", "", "a time mask covers at most this fraction of the frames"},
+      self.max_time_mask_fraction);
+    v(FieldInfo{"freq_masks", "", "number of frequency masks"}, self.freq_masks);
+    v(FieldInfo{"max_freq_mask_bins", "bins", "largest frequency mask width"}, self.max_freq_mask_bins);
+    v(FieldInfo{"fill", "", "value of masked cells: zero or the utterance mean of the masked bins"},
+      self.fill);
+  }
+};
+
+struct AugmentationConfig {
+  SpeedAugmentConfig speed;
+  ShiftAugmentConfig shift;
+  NoiseAugmentConfig noise;
+  GainAugmentConfig gain;
+  SpecAugmentConfig spec_augment;
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"speed", "", "speed perturbation by resampling (soxr)"}, self.speed);
+    v(FieldInfo{"shift", "", "time shift"}, self.shift);
+    v(FieldInfo{"noise", "", "white, pink or background noise at a random SNR"}, self.noise);
+    v(FieldInfo{"gain", "", "random gain"}, self.gain);
+    v(FieldInfo{"spec_augment", "", "time and frequency masks on the features"}, self.spec_augment);
+  }
+
+  // Throws ConfigError naming the field: probabilities in [0, 1], ranges as documented per field,
+  // weights >= 0 with a positive sum when noise is on, background_weight > 0 needs a manifest,
+  // mask counts and widths >= 0, max_time_mask_fraction in [0, 1].
+  void Validate(std::string_view key_path = "augmentation") const;
+
+  // True when some waveform augmentation can happen (any of speed, shift, noise, gain has probability > 0).
+  bool AnyWaveform() const;
+};
+
+// ---- Building blocks (pure functions, tested one by one) ----
+
+// Uniform in [0, 1) from 53 random bits; the same sequence with every standard library.
+double Uniform01(std::mt19937_64& rng);
+double UniformIn(const UniformRange& range, std::mt19937_64& rng);
+// Standard normal (Box-Muller from two Uniform01 draws).
+double StandardNormal(std::mt19937_64& rng);
+
+// Mean of x^2 (0 for an empty span).
+double MeanPower(std::span<const float> samples);
+// Resamples by `factor` with soxr (SOXR_HQ): output length llround(n / factor); the audio plays `factor`
+// times faster (and higher). factor in [0.5, 2].
+std::vector<float> ChangeSpeed(std::span<const float> samples, double factor);
+// Moves the audio `shift` samples later (> 0) or earlier (< 0), keeping the length; vacated samples are 0.
+void ShiftSamples(std::vector<float>& samples, int64_t shift);
+// Multiplies by 10^(gain_db / 20).
+void ApplyGainDb(std::span<float> samples, double gain_db);
+// Adds `noise` (same length as `signal`) scaled so that 10 log10(P_signal / P_scaled_noise) = snr_db.
+// Returns the scale applied to the noise; 0 (nothing added) when the signal or the noise has zero power.
+double MixAtSnr(std::span<float> signal, std::span<const float> noise, double snr_db);
+// Gaussian white noise with unit variance.
+std::vector<float> WhiteNoise(int64_t n, std::mt19937_64& rng);
+// Pink (1/f power) noise with unit variance, Voss-McCartney: the sum of 16 white generators, generator k
+// redrawn every 2^k samples, covering 16 octaves (down to fs / 2^17, below 1 Hz at 16 kHz).
+std::vector<float> PinkNoise(int64_t n, std::mt19937_64& rng);
+
+// One SpecAugment mask, as applied.
+struct SpecMask {
+  bool time = true;       // true: frames [start, start + width); false: base bins [start, start + width)
+  int64_t start = 0;
+  int64_t width = 0;
+};
+// Masks `frames` ([num_frames, dim], row-major) in place; dim is a multiple of base_dim (deltas appended).
+// Returns the masks drawn (width 0 masks included), for tests and logging.
+std::vector<SpecMask> ApplySpecAugment(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
+                                       const SpecAugmentConfig& config, std::mt19937_64& rng);
+
+// Applies an AugmentationConfig; holds the background audio (decoded lazily, resampled to the rate given).
+class Augmenter {
+ public:
+  // Validates `config`; reads the background manifest (IoError/ConfigError naming file:line) but decodes
+  // a background file only the first time it is drawn.
+  Augmenter(const AugmentationConfig& config, double sample_rate_hz);
+  ~Augmenter();
+  Augmenter(const Augmenter&) = delete;
+  Augmenter& operator=(const Augmenter&) = delete;
+
+  const AugmentationConfig& Config() const { return config_; }
+
+  // Speed, shift, noise, gain (each with its probability), in place.
+  void ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng) const;
+  // SpecAugment with its probability.
+  void ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
+                       std::mt19937_64& rng) const;
+
+  // A noise clip of n samples as drawn by ApplyToWaveform (white, pink or a random stretch of background
+  // audio, looped when shorter), unit-free: MixAtSnr scales it.
+  std::vector<float> DrawNoise(int64_t n, std::mt19937_64& rng) const;
+  int64_t NumBackgroundFiles() const;
+
+ private:
+  struct Background;
+  AugmentationConfig config_;
+  double sample_rate_hz_;
+  std::unique_ptr<Background> background_;
+};
+
+}  // namespace ossicle
