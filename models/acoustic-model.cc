@@ -1,7 +1,9 @@
 #include "models/acoustic-model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -322,10 +324,84 @@ ModelOutput AcousticModel::Forward(const SequenceBatch& input, int num_threads) 
     out.attention_weights.row(b).head(len) = w;
     pooled.row(b) = p;
   }
-  MatrixF logits;
-  out_.Forward(pooled, logits);
-  LogSoftmaxRows(logits, out.clip_log_probs);
+  out_.Forward(pooled, out.clip_logits);
+  LogSoftmaxRows(out.clip_logits, out.clip_log_probs);
   return out;
+}
+
+std::shared_ptr<AcousticModel> AcousticModel::Initialize(const ModelArchitecture& arch, const FeatureConfig& features,
+                                                         std::vector<std::string> labels, uint64_t seed) {
+  arch.Validate();
+  features.Validate();
+  if (static_cast<int>(labels.size()) != arch.num_classes) {
+    throw ConfigError("model initialisation: " + std::to_string(labels.size()) + " labels for architecture.num_classes = " +
+                      std::to_string(arch.num_classes));
+  }
+  // Uniform draws from the top 24 bits of a 64-bit Mersenne twister: the same values on every platform
+  // (std::uniform_real_distribution's algorithm is left to the library).
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](float bound) {
+    const float u = static_cast<float>(rng() >> 40) * 0x1p-24f;  // [0, 1)
+    return (2.0f * u - 1.0f) * bound;
+  };
+  const float k_rnn = 1.0f / std::sqrt(static_cast<float>(arch.hidden_size));
+  const float k_in = 1.0f / std::sqrt(static_cast<float>(arch.RnnOutputSize()));
+  const float k_att = arch.head == HeadType::kAttention ? 1.0f / std::sqrt(static_cast<float>(arch.attention_size)) : 0;
+  auto model = FromTensors(
+      arch,
+      [&](const std::string& name, std::vector<int64_t> shape) {
+        int64_t n = 1;
+        for (int64_t d : shape) n *= d;
+        const float bound = name.rfind("rnn.", 0) == 0 ? k_rnn : name == "att.context" ? k_att : k_in;
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float& x : v) x = uniform(bound);
+        return v;
+      },
+      "model initialisation");
+  auto copy = std::make_shared<AcousticModel>(*model);
+  copy->features_ = features;
+  copy->labels_ = std::move(labels);
+  return copy;
+}
+
+std::vector<ParameterView> AcousticModel::MutableParameters() {
+  std::vector<ParameterView> views;
+  auto add = [&](std::string name, auto& m) {
+    std::vector<int64_t> shape{static_cast<int64_t>(m.rows())};
+    if (m.ColsAtCompileTime != 1) shape.push_back(static_cast<int64_t>(m.cols()));
+    views.push_back(ParameterView{std::move(name), std::move(shape), {m.data(), static_cast<size_t>(m.size())}});
+  };
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    for (int d = 0; d < (arch_.bidirectional ? 2 : 1); ++d) {
+      DirectionWeights& w = layers_[k].MutableWeights(d);
+      const std::string suffix = LayerName(static_cast<int>(k), d == 1);
+      add("rnn.weight_ih" + suffix, w.w_ih);
+      add("rnn.weight_hh" + suffix, w.w_hh);
+      add("rnn.bias_ih" + suffix, w.b_ih);
+      add("rnn.bias_hh" + suffix, w.b_hh);
+    }
+  }
+  if (arch_.head == HeadType::kAttention) {
+    add("att.weight", attention_.projection.weight);
+    add("att.bias", attention_.projection.bias);
+    add("att.context", attention_.context);
+  }
+  add("out.weight", out_.weight);
+  add("out.bias", out_.bias);
+  return views;
+}
+
+std::vector<ConstParameterView> AcousticModel::Parameters() const {
+  // The mutable views of this object, only read through: one list of names, shapes and order.
+  std::vector<ParameterView> views = const_cast<AcousticModel*>(this)->MutableParameters();
+  std::vector<ConstParameterView> out;
+  out.reserve(views.size());
+  for (ParameterView& v : views) out.push_back({std::move(v.name), std::move(v.shape), v.values});
+  return out;
+}
+
+void AcousticModel::ParametersChanged() {
+  for (RecurrentLayer& layer : layers_) layer.WeightsChanged();
 }
 
 SequenceBatch SingleSequence(const MatrixF& frames) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,21 +65,46 @@ struct ModelArchitecture {
   void Validate(std::string_view path = "architecture") const;
 };
 
-struct ModelOutput {
-  SequenceBatch rnn_output;  // [B * T, RnnOutputSize()], zero past each length
+// Float for the model; double for the gradient checks of the training pass (models/training-pass.h).
+template <class Scalar>
+struct BasicModelOutput {
+  BasicSequenceBatch<Scalar> rnn_output;  // [B * T, RnnOutputSize()], zero past each length
   // Frame head: [B * T, C]. Past each length they hold the head applied to the zero rnn output, exactly
   // what PyTorch gives for padded frames; consumers use frames [0, length) only.
-  SequenceBatch logits;
-  SequenceBatch log_probs;
-  MatrixF clip_log_probs;    // attention head: [B, C]
-  MatrixF attention_weights; // attention head: [B, T], zero past each length
+  BasicSequenceBatch<Scalar> logits;
+  BasicSequenceBatch<Scalar> log_probs;
+  BasicMatrix<Scalar> clip_logits;        // attention head: [B, C] (training pass only)
+  BasicMatrix<Scalar> clip_log_probs;     // attention head: [B, C]
+  BasicMatrix<Scalar> attention_weights;  // attention head: [B, T], zero past each length
 };
+using ModelOutput = BasicModelOutput<float>;
+
+// One parameter tensor of a model, viewed in place: row-major in PyTorch's layout (weight_ih [G*H, in],
+// bias [G*H], out.weight [C, D], ...), `shape` [rows, cols] for matrices and [n] for vectors. `T` is float
+// (AcousticModel::MutableParameters) or const float (AcousticModel::Parameters). Valid while the model lives.
+template <class T>
+struct BasicParameterView {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::span<T> values;
+};
+using ParameterView = BasicParameterView<float>;
+using ConstParameterView = BasicParameterView<const float>;
 
 // Reads a float tensor of the given shape by name; throws ModelFormatError when missing or mis-shaped.
 using TensorReader = std::function<std::vector<float>(const std::string& name, std::vector<int64_t> shape)>;
 
 class AcousticModel {
  public:
+  // A new model with PyTorch's default initialisation, drawn from a generator seeded with `seed` (the same
+  // seed gives the same model on every platform): every LSTM/GRU weight and bias U(-1/sqrt(H), 1/sqrt(H))
+  // (nn.LSTM / nn.GRU reset_parameters); out.weight, out.bias and att.weight, att.bias
+  // U(-1/sqrt(in), 1/sqrt(in)) (nn.Linear: kaiming_uniform(a=sqrt(5)) gives that bound for the weight);
+  // att.context U(-1/sqrt(A), 1/sqrt(A)) (as the weight of an nn.Linear(A, 1)). Tensors are drawn in
+  // ParameterNames(arch) order, each row-major. ConfigError when `arch` or `features` is invalid or
+  // labels.size() != arch.num_classes.
+  static std::shared_ptr<AcousticModel> Initialize(const ModelArchitecture& arch, const FeatureConfig& features,
+                                                   std::vector<std::string> labels, uint64_t seed);
   // Builds the model from tensors named as in PyTorch's state_dict. Every shape is checked.
   static std::shared_ptr<const AcousticModel> FromTensors(const ModelArchitecture& arch, const TensorReader& read,
                                                           const std::string& source);
@@ -98,11 +124,24 @@ class AcousticModel {
   const std::vector<std::string>& Labels() const { return labels_; }
   const std::string& ProvenanceJson() const { return provenance_json_; }
   const std::vector<RecurrentLayer>& Layers() const { return layers_; }
+  const Linear& Output() const { return out_; }
+  const AttentionPooling& Attention() const { return attention_; }
   int64_t NumParameters() const;
 
   // A copy with other metadata (the weights are copied too).
   std::shared_ptr<const AcousticModel> WithMetadata(const FeatureConfig& features, std::vector<std::string> labels,
                                                     std::string provenance_json) const;
+  // A modifiable copy (e.g. to fine-tune a loaded model).
+  std::shared_ptr<AcousticModel> MutableCopy() const { return std::make_shared<AcousticModel>(*this); }
+  void SetProvenance(std::string provenance_json) { provenance_json_ = std::move(provenance_json); }
+
+  // Every parameter tensor in ParameterNames(Architecture()) order, viewed in place. After writing through
+  // MutableParameters(), call ParametersChanged() before the next inference Forward (it refreshes the
+  // biases the recurrent layers fuse; the training pass reads the parameters directly and needs no refresh).
+  // The views stay valid while the model lives (parameters are never reallocated).
+  std::vector<ParameterView> MutableParameters();
+  std::vector<ConstParameterView> Parameters() const;
+  void ParametersChanged();
 
   // ConfigError unless `features` equals the configuration the model was trained on (compared field by
   // field; the message names the first differing key).

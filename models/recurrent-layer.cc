@@ -46,13 +46,17 @@ RecurrentLayer::RecurrentLayer(CellType cell, int input_size, int hidden_size, b
   const int gates = NumGates(cell);
   CheckDirection(name, fwd_, gates, input_size, hidden_size, "");
   if (bidirectional) CheckDirection(name, bwd_, gates, input_size, hidden_size, "_reverse");
-  for (int d = 0; d < (bidirectional ? 2 : 1); ++d) {
+  WeightsChanged();
+}
+
+void RecurrentLayer::WeightsChanged() {
+  for (int d = 0; d < (bidirectional_ ? 2 : 1); ++d) {
     const DirectionWeights& w = d == 0 ? fwd_ : bwd_;
     RowVectorF bias = w.b_ih.transpose();
-    if (cell == CellType::kLstm) {
+    if (cell_ == CellType::kLstm) {
       bias += w.b_hh.transpose();
     } else {  // GRU: b_hn stays inside r * (W_hn h + b_hn)
-      bias.head(2 * hidden_size) += w.b_hh.head(2 * hidden_size).transpose();
+      bias.head(2 * hidden_size_) += w.b_hh.head(2 * hidden_size_).transpose();
     }
     input_bias_[static_cast<size_t>(d)] = bias;
   }

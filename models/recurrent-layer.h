@@ -42,13 +42,17 @@ struct DirectionWeights {
 
 // A batch of B sequences padded to T frames: row b * T + t holds frame t of sequence b. Rows at or past a
 // sequence's length are ignored on input and written as zeros on output.
-struct SequenceBatch {
-  MatrixF data;                 // [B * T, dim]
+// Float for the model; double for the gradient checks of the training pass.
+template <class Scalar>
+struct BasicSequenceBatch {
+  BasicMatrix<Scalar> data;     // [B * T, dim]
   int64_t max_frames = 0;       // T
   std::vector<int64_t> lengths; // B values in [0, T]
   int64_t BatchSize() const { return static_cast<int64_t>(lengths.size()); }
   int Dim() const { return static_cast<int>(data.cols()); }
 };
+using SequenceBatch = BasicSequenceBatch<float>;
+using SequenceBatchD = BasicSequenceBatch<double>;
 
 // The recurrent state of one direction of one layer for a batch: h [B, H] and, for LSTM, c [B, H].
 struct RecurrentState {
@@ -68,6 +72,10 @@ class RecurrentLayer {
   bool Bidirectional() const { return bidirectional_; }
   int OutputSize() const { return hidden_size_ * (bidirectional_ ? 2 : 1); }
   const DirectionWeights& Weights(int direction) const { return direction == 0 ? fwd_ : bwd_; }
+  // For training: the values may be changed in place (never the shapes); call WeightsChanged() afterwards,
+  // before the next Forward.
+  DirectionWeights& MutableWeights(int direction) { return direction == 0 ? fwd_ : bwd_; }
+  void WeightsChanged();
 
   // Runs the layer over `in` and writes [B * T, OutputSize()] into out->data (forward | backward halves).
   // The forward direction starts from `initial` (zeros when null) and, when `final_state` is given, leaves

@@ -6,7 +6,12 @@
 
 namespace ossicle {
 
-using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// Row-major dynamic matrix of any scalar: float for the model, double for gradient checks.
+template <class Scalar>
+using BasicMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+using MatrixF = BasicMatrix<float>;
+using MatrixD = BasicMatrix<double>;
 using VectorF = Eigen::Matrix<float, Eigen::Dynamic, 1>;
 using RowVectorF = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
