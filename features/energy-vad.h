@@ -16,9 +16,10 @@
 // min_silence_ms (counted from the end of the last active frame to the next active frame). It ends at
 // the end of its last active frame plus hangover_ms (never past the next segment's start or the input's
 // end). Segments whose active part (first to last active frame) is shorter than min_speech_ms are dropped
-// (clicks). A segment that reaches max_segment_ms is cut there and the speech continues in a new
-// segment starting at the cut (`continued` is set on the earlier part), so a bidirectional model never
-// has to run over an unbounded sequence.
+// (clicks). A segment that reaches max_segment_ms is cut there, so a bidirectional model never has to
+// run over an unbounded sequence: when the frame at the cut is active, the speech continues in a new
+// segment starting at the cut (`continued` is set on the earlier part; a continuation is never dropped as
+// too short); in a pause, the segment simply ends (with its hangover, but not past the cut).
 // A segment is reported once it is final: after min_silence_ms of inactivity following it, at a cut, or
 // at InputFinished(). Everything is decided frame by frame, so any chunking of the samples gives exactly
 // the same segments as one call.
