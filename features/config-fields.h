@@ -23,6 +23,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace ossicle {
 
@@ -41,6 +42,10 @@ struct EnumNames;
 
 template <class E>
 concept NamedEnum = std::is_enum_v<E> && requires { EnumNames<E>::kValues; };
+
+// A list-valued field: written [a, b] in YAML (a single value reads as a list of one).
+template <class T>
+concept StringList = std::is_same_v<T, std::vector<std::string>>;
 
 template <class T>
 concept ConfigStruct = requires(T& t) { T::Fields(t, [](FieldInfo, auto&) {}); };
@@ -81,6 +86,10 @@ std::string FormatValue(const T& value) {
     return std::string(EnumToString(value));
   } else if constexpr (std::is_same_v<T, std::string>) {
     return value.empty() ? std::string("\"\"") : value;
+  } else if constexpr (StringList<T>) {
+    std::string out = "[";
+    for (size_t i = 0; i < value.size(); ++i) out += (i ? ", " : "") + FormatValue(value[i]);
+    return out + "]";
   } else {
     std::ostringstream os;
     os.precision(10);

@@ -58,6 +58,13 @@ void ConfigFromJson(const nlohmann::json& j, C& config, const std::string& where
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!v.is_number()) throw ConfigError(path + ": expected a number, got " + v.dump());
       value = v.get<T>();
+    } else if constexpr (StringList<T>) {
+      if (!v.is_array()) throw ConfigError(path + ": expected a list of strings, got " + v.dump());
+      value.clear();
+      for (const auto& item : v) {
+        if (!item.is_string()) throw ConfigError(path + ": expected a list of strings, got " + v.dump());
+        value.push_back(item.get<std::string>());
+      }
     } else {
       if (!v.is_string()) throw ConfigError(path + ": expected a string, got " + v.dump());
       value = v.get<std::string>();

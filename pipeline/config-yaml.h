@@ -4,7 +4,7 @@
 // type-checked, and messages carry file:line:column and the key path:
 //   features.yaml:4:3: features.frame: unknown key 'frame_lenght_ms' (did you mean 'frame_length_ms'?)
 //   features.yaml:6:17: features.mel.num_mel_bins: expected an integer, got 'forty'
-// Fields whose unit is "path" are resolved against the YAML file's folder.
+// Fields whose unit is "path" (strings and lists of strings) are resolved against the YAML file's folder.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -66,6 +66,22 @@ void ReadConfig(const YAML::Node& node, C& config, const YamlSource& source, con
       const auto parsed = EnumFromString<T>(text);
       if (!parsed) ThrowYamlError(source, child, child_path, "'" + text + "' is not one of " + EnumChoices<T>());
       value = *parsed;
+    } else if constexpr (StringList<T>) {
+      value.clear();
+      if (child.IsSequence()) {
+        for (size_t i = 0; i < child.size(); ++i) {
+          value.push_back(ReadScalar<std::string>(child[i], source, child_path + "[" + std::to_string(i) + "]"));
+        }
+      } else if (!child.IsNull()) {
+        value.push_back(ReadScalar<std::string>(child, source, child_path));
+      }
+      if (info.unit == "path") {
+        for (auto& item : value) {
+          if (!item.empty() && std::filesystem::path(item).is_relative()) {
+            item = (source.base_dir / item).lexically_normal().string();
+          }
+        }
+      }
     } else {
       value = ReadScalar<T>(child, source, child_path);
       if constexpr (std::is_same_v<T, std::string>) {
@@ -113,6 +129,8 @@ void CollectConfigDocs(const C& defaults, const std::string& prefix, std::vector
       std::string type;
       if constexpr (NamedEnum<T>) {
         type = EnumChoices<T>();
+      } else if constexpr (StringList<T>) {
+        type = "list of string";
       } else if constexpr (std::is_same_v<T, bool>) {
         type = "bool";
       } else if constexpr (std::is_integral_v<T>) {

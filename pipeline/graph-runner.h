@@ -10,11 +10,11 @@
 //   auto graph = ossicle::Graph::Load(yaml, overrides);           // model loaded once, shared, immutable
 //   graph->RunFile("a.wav", [&](const nlohmann::json& record) { writer.Write(record); });
 //
-//   // Live: a microphone graph until `stop` is set (a signal handler), records to the graph's sinks and to
+//   // Live: a microphone graph until a stop is requested (Ctrl-C), records to the graph's sinks and to
 //   // the callback as they happen.
-//   std::atomic<bool> stop{false};
+//   ossicle::ScopedStopSignals signals;                            // pipeline/stop-signal.h
 //   ossicle::GraphRunOptions opt;
-//   opt.stop = &stop;
+//   opt.stop_requested = ossicle::StopRequested;
 //   opt.on_record = [](const nlohmann::json& r) { ... };
 //   graph->Run(opt);
 //
@@ -28,7 +28,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -47,10 +46,10 @@ struct GraphRunOptions {
   // Non-empty: replaces the path list of the graph's source.file stage (ConfigError when the graph has a
   // microphone source instead).
   std::vector<std::string> inputs;
-  // Set (from a signal handler or another thread) to stop: the source stops after the block in hand and
-  // the current input finishes normally (records flushed, summary written, sinks closed); later inputs are
-  // skipped. May be null.
-  const std::atomic<bool>* stop = nullptr;
+  // Polled between blocks (cheap, thread-safe, e.g. ossicle::StopRequested): once true, the source stops
+  // after the block in hand and the current input finishes normally (records flushed, summary written,
+  // sinks closed); later inputs are skipped. Empty: never.
+  std::function<bool()> stop_requested;
   // Called with every record (hit, transcript, summary, error) as it is produced, besides the graph's sinks.
   RecordCallback on_record;
   // Maps a failed input's exception to the exit_code of its error record and of Run() (the app passes
@@ -79,10 +78,10 @@ class Graph {
   // is thrown (AudioError, ...) after the records already delivered; the caller turns it into an error
   // record. ConfigError when the graph's source is not source.file.
   void RunFile(const std::string& path, const RecordCallback& on_record,
-               const std::atomic<bool>* stop = nullptr) const;
+               const std::function<bool()>& stop_requested = {}) const;
 
   // The whole graph: per-run sinks opened once, every input in turn (source.file: options.inputs or the
-  // graph's paths; source.microphone: one session until `stop`), sinks closed. A failing input becomes an
+  // graph's paths; source.microphone: one session until stop_requested), sinks closed. A failing input becomes an
   // error record and the run goes on with the next one. Returns 0, or the exit code (exit_code_for) of the
   // first failed input. Sink failures (IoError) and configuration errors are thrown.
   int Run(const GraphRunOptions& options) const;

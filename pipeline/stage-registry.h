@@ -101,11 +101,14 @@ std::vector<ConfigDocRow> OptionDocs(const C& defaults = C{}) {
 namespace detail {
 template <class C>
 concept HasValidate = requires(const C& c) { c.Validate(std::string_view{}); };
-void ResolveOverriddenPaths(const StageSpec& spec, const std::function<void(const std::string& key,
-                                                                           const std::string& value)>& apply);
 }  // namespace detail
 
-// Sets the string field at dotted `key` (unit "path") to `value`; true when such a field exists.
+// Paths given on the command line are relative to the working directory: `value` (the --set text) made
+// absolute, or for a list, each of its items.
+std::vector<std::string> CommandLinePaths(const std::string& value);
+
+// Sets the path field (unit "path": a string or a list of strings) at dotted `key` to the command-line
+// paths in `value`; true when such a field exists.
 template <ConfigStruct C>
 bool SetPathField(C& config, std::string_view key, const std::string& value) {
   bool done = false;
@@ -116,9 +119,14 @@ bool SetPathField(C& config, std::string_view key, const std::string& value) {
     if (done || info.name != head) return;
     if constexpr (ConfigStruct<T>) {
       if (dot != std::string_view::npos) done = SetPathField(field, key.substr(dot + 1), value);
-    } else if constexpr (std::is_same_v<T, std::string>) {
+    } else if constexpr (std::is_same_v<T, std::string> || StringList<T>) {
       if (dot == std::string_view::npos && info.unit == "path") {
-        field = value;
+        const std::vector<std::string> paths = CommandLinePaths(value);
+        if constexpr (StringList<T>) {
+          field = paths;
+        } else {
+          field = paths.empty() ? std::string() : paths.front();
+        }
         done = true;
       }
     }
@@ -129,9 +137,7 @@ bool SetPathField(C& config, std::string_view key, const std::string& value) {
 template <ConfigStruct C>
 void StageBuildContext::ReadOptions(C& options) const {
   ReadConfig(spec.options, options, Source(), spec.name);
-  detail::ResolveOverriddenPaths(spec, [&](const std::string& key, const std::string& value) {
-    SetPathField(options, key, value);
-  });
+  for (const auto& [key, value] : spec.overrides) SetPathField(options, key, value);
   if constexpr (detail::HasValidate<C>) {
     WithPosition("", [&] { options.Validate(spec.name); });
   }

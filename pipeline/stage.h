@@ -22,8 +22,8 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -134,9 +134,11 @@ class Emitter {
 // What a stage instance knows about the input it runs on.
 struct InputContext {
   std::string name;  // the input's name in records: the file path as given, or "microphone:<device>"
-  // Set from another thread or a signal handler to end a live run: sources stop producing after the
-  // block in hand and the graph finishes normally (records flushed, summary written). May be null.
-  const std::atomic<bool>* stop = nullptr;
+  // Polled by sources between blocks; once it returns true they stop producing (a microphone drains what
+  // it captured) and the graph finishes normally (records flushed, summary written). Empty: never.
+  // Must be cheap and thread-safe (e.g. ossicle::StopRequested from pipeline/stop-signal.h).
+  std::function<bool()> stop_requested;
+  bool StopRequested() const { return stop_requested && stop_requested(); }
 };
 
 class StageInstance {
@@ -144,7 +146,7 @@ class StageInstance {
   virtual ~StageInstance() = default;
 
   // Sources only: produces the next block of the input through `out`. Returns false once the input is
-  // exhausted (or `stop` was set); later calls keep returning false. May wait for a device.
+  // exhausted (or a stop was requested); later calls keep returning false. May wait for a device.
   virtual bool Produce(Emitter& out);
 
   // A packet from input `input` (the index in the stage's `input` list).

@@ -1,0 +1,139 @@
+// features.fbank, features.mfcc — the streaming front end (features/online-features.h) as a stage.
+#include "features/errors.h"
+#include "features/online-features.h"
+#include "pipeline/stages/builtin-stages.h"
+
+namespace ossicle {
+
+namespace {
+
+// A feature configuration without its `type` (the stage type says it) and, for fbank, without `mfcc`.
+// `config` names a features YAML file (configs/features/*.yaml) read first; the other keys then change it.
+template <FeatureType kType>
+struct FeatureStageOptions {
+  std::string config;
+  FeatureConfig features = kType == FeatureType::kMfcc ? FeatureConfig::KaldiMfcc() : FeatureConfig::KaldiFbank();
+
+  template <class Self, class V>
+  static void Fields(Self& self, V&& v) {
+    v(FieldInfo{"config", "path", "features YAML file read first (e.g. configs/features/kaldi-fbank-40.yaml)"},
+      self.config);
+    FeatureConfig::Fields(self.features, [&](FieldInfo info, auto& value) {
+      if (info.name == "type") return;
+      if (kType == FeatureType::kFbank && info.name == "mfcc") return;
+      v(info, value);
+    });
+  }
+};
+
+class FeatureInstance : public StageInstance {
+ public:
+  explicit FeatureInstance(const FeatureConfig& config, std::shared_ptr<const CmvnStats> stats)
+      : extractor_(config, std::move(stats)) {}
+
+  void Accept(size_t, const Packet& packet, Emitter& out) override {
+    const auto& chunk = std::get<AudioChunk>(packet);
+    extractor_.AcceptWaveform(chunk.samples);
+    EmitReady(out);
+  }
+
+  void Finish(Emitter& out) override {
+    extractor_.InputFinished();
+    EmitReady(out);
+  }
+
+ private:
+  void EmitReady(Emitter& out) {
+    const int64_t end = extractor_.NumFramesReady();
+    if (end <= next_) return;
+    FeatureChunk chunk;
+    chunk.first_frame = next_;
+    const std::span<const float> rows = extractor_.FramesFrom(next_);
+    chunk.frames = Eigen::Map<const MatrixF>(rows.data(), end - next_, extractor_.Dim());
+    next_ = end;
+    extractor_.ReleaseFramesBefore(end);
+    out.Emit(Packet(std::move(chunk)));
+  }
+
+  OnlineFeatureExtractor extractor_;
+  int64_t next_ = 0;
+};
+
+class FeatureStage : public SimpleStage {
+ public:
+  explicit FeatureStage(const FeatureConfig& config) : config_(config) {
+    // Global CMVN statistics are loaded once and shared by every input.
+    if (config.cmvn.mode == CmvnMode::kGlobal) stats_ = std::make_shared<const CmvnStats>(CmvnStats::Load(config.cmvn.stats_file));
+    output_.kind = StreamKind::kFeatures;
+    output_.sample_rate_hz = config.frame.sample_rate_hz;
+    output_.features = config;
+    output_.dim = config.Dim();
+  }
+  std::unique_ptr<StageInstance> Start(const InputContext&) const override {
+    return std::make_unique<FeatureInstance>(config_, stats_);
+  }
+
+ private:
+  FeatureConfig config_;
+  std::shared_ptr<const CmvnStats> stats_;
+};
+
+template <FeatureType kType>
+std::unique_ptr<const Stage> BuildFeatureStage(const StageBuildContext& ctx) {
+  FeatureStageOptions<kType> options;
+  // The base file first, so that the stage's own keys change it.
+  if (const YAML::Node file = ctx.spec.options["config"]; file.IsDefined()) {
+    FeatureStageOptions<kType> only_file;
+    ctx.ReadOptions(only_file);  // reads `config` with the path rules (and everything else, discarded)
+    if (!only_file.config.empty()) {
+      YamlSource source;
+      YAML::Node root;
+      ctx.WithPosition("config", [&] { root = LoadYamlFile(only_file.config, source); });
+      FeatureConfig base = options.features;
+      ReadConfig(root, base, source, "");
+      if (base.type != kType) {
+        ctx.FailOption("config", only_file.config + " describes " + std::string(EnumToString(base.type)) +
+                                     " features but this stage is " + ctx.spec.type);
+      }
+      options.features = base;
+    }
+  }
+  options.features.type = kType;
+  ctx.ReadOptions(options);
+  ctx.WithPosition("", [&] { options.features.Validate(ctx.spec.name); });
+  const StreamInfo* audio = ctx.InputOn(0);
+  if (audio != nullptr && audio->sample_rate_hz != options.features.frame.sample_rate_hz) {
+    ctx.FailInput(0, "sample-rate mismatch: '" + ctx.spec.inputs[0] + "' delivers " + FormatValue(audio->sample_rate_hz) +
+                         " Hz but " + ctx.KeyPath("frame.sample_rate_hz") + " is " +
+                         FormatValue(options.features.frame.sample_rate_hz) + " Hz");
+  }
+  std::unique_ptr<const Stage> stage;
+  ctx.WithPosition("cmvn.stats_file", [&] { stage = std::make_unique<FeatureStage>(options.features); });
+  return stage;
+}
+
+std::vector<ConfigDocRow> FeatureDocs(FeatureType type) {
+  return type == FeatureType::kMfcc ? OptionDocs<FeatureStageOptions<FeatureType::kMfcc>>()
+                                    : OptionDocs<FeatureStageOptions<FeatureType::kFbank>>();
+}
+
+}  // namespace
+
+void RegisterFeatureStages(StageRegistry& registry) {
+  registry.Add(StageType{
+      .name = "features.fbank",
+      .summary = "log mel filterbank energies (streaming; any chunking gives the whole-input frames)",
+      .inputs = {InputPort{StreamKind::kAudio, 1, 1, "audio"}},
+      .docs = [] { return FeatureDocs(FeatureType::kFbank); },
+      .build = BuildFeatureStage<FeatureType::kFbank>,
+  });
+  registry.Add(StageType{
+      .name = "features.mfcc",
+      .summary = "mel-frequency cepstral coefficients (streaming)",
+      .inputs = {InputPort{StreamKind::kAudio, 1, 1, "audio"}},
+      .docs = [] { return FeatureDocs(FeatureType::kMfcc); },
+      .build = BuildFeatureStage<FeatureType::kMfcc>,
+  });
+}
+
+}  // namespace ossicle
