@@ -5,6 +5,7 @@
 //   config.noise.probability = 0.8;                // mix noise into 80% of the examples
 //   config.noise.snr_db = {0, 20};                 // at an SNR drawn uniformly from [0, 20] dB
 //   config.noise.background_manifest = "background/manifest.tsv";
+//   config.noise.background_weight = 2.0;          // 2 : 1 : 1 against white and pink noise
 //   ossicle::Augmenter augmenter(config, 16000.0);
 //   std::mt19937_64 rng(seed);
 //   augmenter.ApplyToWaveform(samples, rng);       // in place; the length changes only with speed
@@ -78,10 +79,11 @@ struct ShiftAugmentConfig {
 struct NoiseAugmentConfig {
   double probability = 0.0;
   UniformRange snr_db{5.0, 20.0};
-  // Relative chances of the three noise kinds (normalised by their sum; background needs a manifest).
+  // Relative chances of the three noise kinds (normalised by their sum). background_weight must be > 0
+  // exactly when a background manifest is given.
   double white_weight = 1.0;
   double pink_weight = 1.0;
-  double background_weight = 1.0;
+  double background_weight = 0.0;
   std::string background_manifest;  // TSV manifest of background audio (path column `path`)
 
   template <class Self, class Visitor>

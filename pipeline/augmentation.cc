@@ -1,0 +1,352 @@
+#include "pipeline/augmentation.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <mutex>
+#include <numbers>
+
+#include "features/errors.h"
+#include "pipeline/audio-file-reader.h"
+#include "pipeline/resample.h"
+
+namespace ossicle {
+namespace {
+
+std::string Join(std::string_view path, std::string_view field) {
+  std::string out(path);
+  if (!out.empty()) out += '.';
+  out += field;
+  return out;
+}
+
+void CheckProbability(std::string_view path, double p) {
+  if (!(p >= 0.0 && p <= 1.0)) throw ConfigError(RuleMessage(path, "probability", p, "in [0, 1]"));
+}
+
+void CheckNonNegative(std::string_view path, std::string_view field, double value) {
+  if (!(value >= 0.0) || !std::isfinite(value)) throw ConfigError(RuleMessage(path, field, value, ">= 0"));
+}
+
+template <class T>
+void CheckIntRange(std::string_view path, std::string_view field, T value, T lo, T hi) {
+  if (value < lo || value > hi) {
+    throw ConfigError(RuleMessage(path, field, value,
+                                  "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"));
+  }
+}
+
+// Voss-McCartney rows: row k is redrawn every 2^k samples, so 16 rows span 16 octaves.
+constexpr int kPinkRows = 16;
+
+}  // namespace
+
+void UniformRange::Validate(std::string_view key_path, double lo, double hi) const {
+  const std::string rule = "in [" + FormatValue(lo) + ", " + FormatValue(hi) + "]";
+  if (!(min >= lo && min <= hi)) throw ConfigError(RuleMessage(key_path, "min", min, rule));
+  if (!(max >= lo && max <= hi)) throw ConfigError(RuleMessage(key_path, "max", max, rule));
+  if (min > max) throw ConfigError(RuleMessage(key_path, "max", max, ">= min (" + FormatValue(min) + ")"));
+}
+
+void AugmentationConfig::Validate(std::string_view key_path) const {
+  const std::string sp = Join(key_path, "speed");
+  CheckProbability(sp, speed.probability);
+  speed.factor.Validate(Join(sp, "factor"), 0.5, 2.0);
+
+  const std::string sh = Join(key_path, "shift");
+  CheckProbability(sh, shift.probability);
+  shift.shift_ms.Validate(Join(sh, "shift_ms"), -10000.0, 10000.0);
+
+  const std::string no = Join(key_path, "noise");
+  CheckProbability(no, noise.probability);
+  noise.snr_db.Validate(Join(no, "snr_db"), -50.0, 100.0);
+  CheckNonNegative(no, "white_weight", noise.white_weight);
+  CheckNonNegative(no, "pink_weight", noise.pink_weight);
+  CheckNonNegative(no, "background_weight", noise.background_weight);
+  if (noise.background_weight > 0 && noise.background_manifest.empty()) {
+    throw ConfigError(RuleMessage(no, "background_weight", noise.background_weight,
+                                  "0 when no background_manifest is given"));
+  }
+  if (!noise.background_manifest.empty() && noise.background_weight == 0) {
+    throw ConfigError(RuleMessage(no, "background_weight", noise.background_weight,
+                                  "> 0 when background_manifest is given"));
+  }
+  if (noise.probability > 0 && noise.white_weight + noise.pink_weight + noise.background_weight <= 0) {
+    throw ConfigError(RuleMessage(no, "white_weight", noise.white_weight,
+                                  "white_weight + pink_weight + background_weight > 0 when noise is on"));
+  }
+
+  const std::string ga = Join(key_path, "gain");
+  CheckProbability(ga, gain.probability);
+  gain.gain_db.Validate(Join(ga, "gain_db"), -60.0, 40.0);
+
+  const std::string sa = Join(key_path, "spec_augment");
+  CheckProbability(sa, spec_augment.probability);
+  CheckIntRange(sa, "time_masks", spec_augment.time_masks, 0, 100);
+  CheckIntRange(sa, "max_time_mask_frames", spec_augment.max_time_mask_frames, 0, 100000);
+  if (!(spec_augment.max_time_mask_fraction >= 0 && spec_augment.max_time_mask_fraction <= 1)) {
+    throw ConfigError(RuleMessage(sa, "max_time_mask_fraction", spec_augment.max_time_mask_fraction, "in [0, 1]"));
+  }
+  CheckIntRange(sa, "freq_masks", spec_augment.freq_masks, 0, 100);
+  CheckIntRange(sa, "max_freq_mask_bins", spec_augment.max_freq_mask_bins, 0, 10000);
+}
+
+bool AugmentationConfig::AnyWaveform() const {
+  return speed.probability > 0 || shift.probability > 0 || noise.probability > 0 || gain.probability > 0;
+}
+
+// ---- random numbers ----
+
+double Uniform01(std::mt19937_64& rng) {
+  // The top 53 bits make a double in [0, 1) with every value equally likely (2^-53 spacing).
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
+
+double UniformIn(const UniformRange& range, std::mt19937_64& rng) {
+  return range.min + (range.max - range.min) * Uniform01(rng);
+}
+
+double StandardNormal(std::mt19937_64& rng) {
+  // Box-Muller; 1 - U lies in (0, 1], so the log is finite.
+  const double u1 = 1.0 - Uniform01(rng);
+  const double u2 = Uniform01(rng);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+}
+
+// ---- waveform building blocks ----
+
+double MeanPower(std::span<const float> samples) {
+  if (samples.empty()) return 0.0;
+  double sum = 0.0;
+  for (float x : samples) sum += static_cast<double>(x) * x;
+  return sum / static_cast<double>(samples.size());
+}
+
+std::vector<float> ChangeSpeed(std::span<const float> samples, double factor) {
+  if (!(factor >= 0.5 && factor <= 2.0)) {
+    throw ConfigError(RuleMessage("augmentation.speed", "factor", factor, "in [0.5, 2]"));
+  }
+  // Playing `factor` times faster = reading the samples as if recorded at factor x the rate.
+  return ResampleAudio(samples, factor, 1.0);
+}
+
+void ShiftSamples(std::vector<float>& samples, int64_t shift) {
+  const auto n = static_cast<int64_t>(samples.size());
+  if (shift == 0 || n == 0) return;
+  if (shift >= n || shift <= -n) {
+    std::fill(samples.begin(), samples.end(), 0.0f);
+  } else if (shift > 0) {
+    std::move_backward(samples.begin(), samples.end() - shift, samples.end());
+    std::fill(samples.begin(), samples.begin() + shift, 0.0f);
+  } else {
+    std::move(samples.begin() - shift, samples.end(), samples.begin());
+    std::fill(samples.end() + shift, samples.end(), 0.0f);
+  }
+}
+
+void ApplyGainDb(std::span<float> samples, double gain_db) {
+  const auto g = static_cast<float>(std::pow(10.0, gain_db / 20.0));
+  for (float& x : samples) x *= g;
+}
+
+double MixAtSnr(std::span<float> signal, std::span<const float> noise, double snr_db) {
+  if (noise.size() != signal.size()) {
+    throw ConfigError("MixAtSnr: noise has " + std::to_string(noise.size()) + " samples; expected " +
+                      std::to_string(signal.size()) + " (the signal's length)");
+  }
+  const double ps = MeanPower(signal);
+  const double pn = MeanPower(noise);
+  if (ps <= 0 || pn <= 0) return 0.0;
+  // P_signal / (scale^2 P_noise) = 10^(snr / 10).
+  const double scale = std::sqrt(ps / (pn * std::pow(10.0, snr_db / 10.0)));
+  const auto s = static_cast<float>(scale);
+  for (size_t i = 0; i < signal.size(); ++i) signal[i] += s * noise[i];
+  return scale;
+}
+
+std::vector<float> WhiteNoise(int64_t n, std::mt19937_64& rng) {
+  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (float& x : out) x = static_cast<float>(StandardNormal(rng));
+  return out;
+}
+
+std::vector<float> PinkNoise(int64_t n, std::mt19937_64& rng) {
+  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  std::array<double, kPinkRows> rows{};
+  double sum = 0.0;
+  for (double& r : rows) {
+    r = StandardNormal(rng);
+    sum += r;
+  }
+  // Each sample is the sum of the 16 rows plus one fresh white term: 17 independent unit normals, so
+  // dividing by sqrt(17) gives unit variance. Row k changes when the counter's lowest set bit is k.
+  const double norm = 1.0 / std::sqrt(static_cast<double>(kPinkRows + 1));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i > 0) {
+      const int k = std::min(std::countr_zero(static_cast<uint64_t>(i)), kPinkRows - 1);
+      const double fresh = StandardNormal(rng);
+      sum += fresh - rows[static_cast<size_t>(k)];
+      rows[static_cast<size_t>(k)] = fresh;
+    }
+    out[i] = static_cast<float>((sum + StandardNormal(rng)) * norm);
+  }
+  return out;
+}
+
+// ---- SpecAugment ----
+
+std::vector<SpecMask> ApplySpecAugment(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
+                                       const SpecAugmentConfig& config, std::mt19937_64& rng) {
+  if (dim <= 0 || base_dim <= 0 || dim % base_dim != 0 || num_frames < 0 ||
+      static_cast<int64_t>(frames.size()) != num_frames * dim) {
+    throw ConfigError("ApplySpecAugment: " + std::to_string(frames.size()) + " values for " +
+                      std::to_string(num_frames) + " frames x " + std::to_string(dim) +
+                      " dims (base " + std::to_string(base_dim) + "); expected frames x dims, dims a multiple of base");
+  }
+  std::vector<SpecMask> masks;
+  // Column means before any masking (the kMean fill value of each cell).
+  std::vector<float> mean(static_cast<size_t>(dim), 0.0f);
+  if (config.fill == MaskFill::kMean && num_frames > 0) {
+    std::vector<double> sum(static_cast<size_t>(dim), 0.0);
+    for (int64_t t = 0; t < num_frames; ++t) {
+      for (int d = 0; d < dim; ++d) sum[static_cast<size_t>(d)] += frames[static_cast<size_t>(t * dim + d)];
+    }
+    for (int d = 0; d < dim; ++d) {
+      mean[static_cast<size_t>(d)] = static_cast<float>(sum[static_cast<size_t>(d)] / static_cast<double>(num_frames));
+    }
+  }
+  auto fill = [&](int64_t t, int d) {
+    frames[static_cast<size_t>(t * dim + d)] = mean[static_cast<size_t>(d)];
+  };
+  // Widest time mask: the configured frames, capped at the fraction of this utterance.
+  const int64_t max_t = std::min<int64_t>(
+      config.max_time_mask_frames,
+      static_cast<int64_t>(std::floor(config.max_time_mask_fraction * static_cast<double>(num_frames))));
+  for (int m = 0; m < config.time_masks; ++m) {
+    SpecMask mask;
+    mask.time = true;
+    mask.width = static_cast<int64_t>(Uniform01(rng) * static_cast<double>(max_t + 1));
+    mask.start = static_cast<int64_t>(Uniform01(rng) * static_cast<double>(num_frames - mask.width + 1));
+    for (int64_t t = mask.start; t < mask.start + mask.width; ++t) {
+      for (int d = 0; d < dim; ++d) fill(t, d);
+    }
+    masks.push_back(mask);
+  }
+  const int max_f = std::min(config.max_freq_mask_bins, base_dim);
+  for (int m = 0; m < config.freq_masks; ++m) {
+    SpecMask mask;
+    mask.time = false;
+    mask.width = static_cast<int64_t>(Uniform01(rng) * static_cast<double>(max_f + 1));
+    mask.start = static_cast<int64_t>(Uniform01(rng) * static_cast<double>(base_dim - mask.width + 1));
+    for (int block = 0; block < dim; block += base_dim) {
+      for (int64_t f = mask.start; f < mask.start + mask.width; ++f) {
+        for (int64_t t = 0; t < num_frames; ++t) fill(t, block + static_cast<int>(f));
+      }
+    }
+    masks.push_back(mask);
+  }
+  return masks;
+}
+
+// ---- Augmenter ----
+
+struct Augmenter::Background {
+  std::vector<ManifestEntry> entries;
+  std::string manifest;
+  double rate_hz = 0;
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const std::vector<float>>> decoded;
+
+  std::shared_ptr<const std::vector<float>> Get(size_t i) {
+    {
+      std::lock_guard lock(mutex);
+      if (decoded[i]) return decoded[i];
+    }
+    // Decoded outside the lock so threads can decode different files at once; a race decodes twice and
+    // keeps the first (identical) result.
+    AudioReadConfig read;
+    read.sample_rate_hz = rate_hz;
+    std::vector<float> samples;
+    try {
+      samples = ReadAudioFile(entries[i].audio_path, read);
+    } catch (const AudioError& e) {
+      throw AudioError(EntryLocation(manifest, entries[i]) + ": background audio: " + e.what());
+    }
+    auto ptr = std::make_shared<const std::vector<float>>(std::move(samples));
+    std::lock_guard lock(mutex);
+    if (!decoded[i]) decoded[i] = std::move(ptr);
+    return decoded[i];
+  }
+};
+
+Augmenter::Augmenter(const AugmentationConfig& config, double sample_rate_hz)
+    : config_(config), sample_rate_hz_(sample_rate_hz) {
+  config_.Validate();
+  if (!(sample_rate_hz > 0)) {
+    throw ConfigError(RuleMessage("augmentation", "sample_rate_hz", sample_rate_hz, "> 0"));
+  }
+  if (!config_.noise.background_manifest.empty()) {
+    background_ = std::make_unique<Background>();
+    background_->manifest = config_.noise.background_manifest;
+    background_->entries = ReadManifest(config_.noise.background_manifest, ManifestColumns{});
+    background_->rate_hz = sample_rate_hz;
+    background_->decoded.resize(background_->entries.size());
+  }
+}
+
+Augmenter::~Augmenter() = default;
+
+int64_t Augmenter::NumBackgroundFiles() const {
+  return background_ ? static_cast<int64_t>(background_->entries.size()) : 0;
+}
+
+std::vector<float> Augmenter::DrawNoise(int64_t n, std::mt19937_64& rng) const {
+  const NoiseAugmentConfig& c = config_.noise;
+  const double bg_weight = background_ ? c.background_weight : 0.0;
+  const double total = c.white_weight + c.pink_weight + bg_weight;
+  const double u = Uniform01(rng) * total;
+  if (u < c.white_weight || total <= 0) return WhiteNoise(n, rng);
+  if (u < c.white_weight + c.pink_weight || !background_) return PinkNoise(n, rng);
+  const auto count = static_cast<double>(background_->entries.size());
+  const auto index = std::min(static_cast<size_t>(Uniform01(rng) * count), background_->entries.size() - 1);
+  const auto clip = background_->Get(index);
+  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(n, 0)), 0.0f);
+  if (clip->empty()) return out;
+  // A random start, then the clip looped as often as needed.
+  size_t pos = static_cast<size_t>(Uniform01(rng) * static_cast<double>(clip->size()));
+  for (float& x : out) {
+    x = (*clip)[pos];
+    if (++pos == clip->size()) pos = 0;
+  }
+  return out;
+}
+
+void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng) const {
+  const AugmentationConfig& c = config_;
+  // One decision draw per step, always taken, so the sequence of draws does not depend on earlier outcomes'
+  // probabilities being 0 or 1.
+  if (Uniform01(rng) < c.speed.probability) {
+    samples = ChangeSpeed(samples, UniformIn(c.speed.factor, rng));
+  }
+  if (Uniform01(rng) < c.shift.probability) {
+    const double ms = UniformIn(c.shift.shift_ms, rng);
+    ShiftSamples(samples, std::llround(ms * sample_rate_hz_ / 1000.0));
+  }
+  if (Uniform01(rng) < c.noise.probability) {
+    const double snr = UniformIn(c.noise.snr_db, rng);
+    const std::vector<float> noise = DrawNoise(static_cast<int64_t>(samples.size()), rng);
+    MixAtSnr(samples, noise, snr);
+  }
+  if (Uniform01(rng) < c.gain.probability) {
+    ApplyGainDb(samples, UniformIn(c.gain.gain_db, rng));
+  }
+}
+
+void Augmenter::ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
+                                std::mt19937_64& rng) const {
+  if (Uniform01(rng) < config_.spec_augment.probability) {
+    ApplySpecAugment(frames, num_frames, dim, base_dim, config_.spec_augment, rng);
+  }
+}
+
+}  // namespace ossicle
