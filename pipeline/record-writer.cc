@@ -314,14 +314,23 @@ RecordWriter::RecordWriter(RecordWriterOptions options) : options_(std::move(opt
       source = options_.path;
     }
   }
+  const bool partial_existed = fs::exists(partial_path_, ec);
   fd_ = OpenLocked(partial_path_, 0);
   last_sync_s_ = NowSeconds();
-  if (!source.empty()) {
-    ResumeFrom(source);
-    return;
+  try {
+    if (!source.empty()) {
+      ResumeFrom(source);
+      return;
+    }
+    if (::ftruncate(fd_, 0) != 0) throw IoError(partial_path_ + ": cannot truncate: " + Errno());
+    if (options_.format == RecordFormat::kCsv) WriteText(CsvHeader(options_.csv_columns) + "\n");
+  } catch (...) {
+    // No destructor runs for a constructor that throws: release the file here, and leave an older
+    // PATH.partial as it was.
+    ::close(fd_);
+    if (!partial_existed) ::unlink(partial_path_.c_str());
+    throw;
   }
-  if (::ftruncate(fd_, 0) != 0) throw IoError(partial_path_ + ": cannot truncate: " + Errno());
-  if (options_.format == RecordFormat::kCsv) WriteText(CsvHeader(options_.csv_columns) + "\n");
 }
 
 RecordWriter::~RecordWriter() {
