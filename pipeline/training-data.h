@@ -48,32 +48,35 @@
 
 namespace ossicle {
 
-// Synthetic examples: every text spoken `examples_per_text` times, by voices taken in turn from the
-// listed engines (all their voices, or the `voices` list), at rates and pitches drawn from the ranges.
+// Synthetic examples: every text spoken `examples_per_text` times. Example j of text i is spoken by engine
+// engines[(i + j) % E] (so the engines share the examples evenly), with that engine's voices (all of them,
+// or those listed in `voices`) taken in a seeded random order without repeats until each was used, at a
+// rate and pitch drawn uniformly from the ranges (rounded to 3 decimals, so the synthesis cache can match).
 struct SyntheticSpeechConfig {
-  // Comma-separated texts; "text=label" gives the class label (default: the text itself). For token
-  // targets the text is the transcript. Example: "yes,no,house=_unknown_,bird=_unknown_".
-  std::string texts;
-  int examples_per_text = 0;                   // 0 = no synthetic examples
-  std::string engines = "espeak-ng,flite,festival";
-  std::string voices;                          // comma-separated "engine:voice"; empty = every voice
-  UniformRange rate{0.8, 1.25};                // speaking-rate factor
-  UniformRange pitch{0.85, 1.2};               // pitch factor
-  std::string cache_dir;                       // disk cache of synthesised clips (empty = memory only)
+  // Texts to speak; "text=label" gives the class label (default: the text itself). For token targets the
+  // text is the transcript. Example: [yes, no, "house=_unknown_", "bird=_unknown_"].
+  std::vector<std::string> texts;
+  int examples_per_text = 0;  // 0 = no synthetic examples
+  std::vector<std::string> engines = {"espeak-ng", "flite", "festival"};
+  std::vector<std::string> voices;  // "engine:voice" entries; empty = every voice of the engines
+  UniformRange rate{0.8, 1.25};     // speaking-rate factor
+  UniformRange pitch{0.85, 1.2};    // pitch factor
+  std::string cache_dir;            // disk cache of synthesised clips (empty = memory only)
 
   template <class Self, class Visitor>
   static void Fields(Self& self, Visitor&& v) {
-    v(FieldInfo{"texts", "", "comma-separated texts to synthesise; text=label sets the class label"},
-      self.texts);
+    v(FieldInfo{"texts", "", "texts to synthesise; text=label sets the class label"}, self.texts);
     v(FieldInfo{"examples_per_text", "", "clips per text (0 = none)"}, self.examples_per_text);
-    v(FieldInfo{"engines", "", "comma-separated engines: espeak-ng, flite, festival"}, self.engines);
-    v(FieldInfo{"voices", "", "comma-separated engine:voice list (empty = every voice of the engines)"},
-      self.voices);
+    v(FieldInfo{"engines", "", "engines taking turns: espeak-ng, flite, festival"}, self.engines);
+    v(FieldInfo{"voices", "", "engine:voice entries to use (empty = every voice of the engines)"}, self.voices);
     v(FieldInfo{"rate", "", "speaking-rate factor range, in [0.25, 4]"}, self.rate);
     v(FieldInfo{"pitch", "", "pitch factor range, in [0.25, 4]"}, self.pitch);
     v(FieldInfo{"cache_dir", "path", "folder caching synthesised clips across runs (empty = none)"},
       self.cache_dir);
   }
+  // Throws ConfigError naming the field: examples_per_text in [0, 100000]; when > 0, texts non-empty
+  // with no blank text or label; engines non-empty and known; voices "engine:voice" with a listed engine;
+  // rate and pitch ranges within [0.25, 4].
   void Validate(std::string_view key_path = "data.synthetic") const;
 };
 
@@ -179,14 +182,22 @@ class Dataset {
   const std::vector<Example>& Examples() const { return examples_; }
   double TotalDurationSeconds() const;
 
-  // The example's waveform at Features().frame.sample_rate_hz, un-augmented.
+  // kClass: examples per class (Labels().size() counts); kTokens: occurrences of each token.
+  std::vector<int64_t> LabelCounts() const;
+
+  // The example's waveform at Features().frame.sample_rate_hz, un-augmented. AudioError naming the origin.
   std::vector<float> LoadWaveform(int64_t i) const;
+  // Its features, un-augmented (what an evaluation batch holds). AudioError when it yields no frame.
+  FeatureMatrix ExampleFeatures(int64_t i) const;
+  // The global CMVN statistics (loaded once from features.cmvn.stats_file), or null in other modes.
+  const std::shared_ptr<const CmvnStats>& GlobalCmvn() const { return cmvn_; }
 
  private:
   TargetType type_;
   std::vector<std::string> labels_;
   std::vector<std::u32string> tokens_;  // kTokens: each label decoded (one code point each)
   FeatureConfig features_;
+  std::shared_ptr<const CmvnStats> cmvn_;
   std::vector<Example> examples_;
 };
 
