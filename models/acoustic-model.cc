@@ -333,6 +333,11 @@ std::shared_ptr<AcousticModel> AcousticModel::Initialize(const ModelArchitecture
                                                          std::vector<std::string> labels, uint64_t seed) {
   arch.Validate();
   features.Validate();
+  if (features.Dim() != arch.input_size) {
+    throw ConfigError(RuleMessage("architecture", "input_size", arch.input_size,
+                                  "the feature dimension " + std::to_string(features.Dim()) +
+                                      " (the model reads these features)"));
+  }
   if (static_cast<int>(labels.size()) != arch.num_classes) {
     throw ConfigError("model initialisation: " + std::to_string(labels.size()) + " labels for architecture.num_classes = " +
                       std::to_string(arch.num_classes));

@@ -1,29 +1,283 @@
 #include "models/losses.h"
 
+#include <cmath>
+#include <limits>
+#include <string>
+
 #include "features/errors.h"
 
 namespace ossicle {
 
-void CrossEntropyConfig::Validate(std::string_view, int) const {}
-void CtcConfig::Validate(std::string_view, int) const {}
+void CrossEntropyConfig::Validate(std::string_view path, int num_classes) const {
+  if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f)) {
+    throw ConfigError(RuleMessage(path, "label_smoothing", label_smoothing, "in [0, 1]"));
+  }
+  if (num_classes > 0 && !class_weights.empty() && static_cast<int>(class_weights.size()) != num_classes) {
+    throw ConfigError(std::string(path) + ".class_weights has " + std::to_string(class_weights.size()) +
+                      " values; expected one per class (" + std::to_string(num_classes) + ")");
+  }
+  for (size_t c = 0; c < class_weights.size(); ++c) {
+    if (!(class_weights[c] >= 0.0f) || !std::isfinite(class_weights[c])) {
+      throw ConfigError(std::string(path) + ".class_weights[" + std::to_string(c) + "] = " +
+                        FormatValue(class_weights[c]) + "; expected a finite value >= 0");
+    }
+  }
+}
 
-LossResult FrameCrossEntropy(const SequenceBatch&, std::span<const int32_t>, const CrossEntropyConfig&, MatrixF*) {
-  throw Error("not implemented yet");
+void CtcConfig::Validate(std::string_view path, int num_classes) const {
+  if (blank < 0 || (num_classes > 0 && blank >= num_classes)) {
+    throw ConfigError(RuleMessage(path, "blank", blank,
+                                  num_classes > 0 ? "in [0, " + std::to_string(num_classes) + ")" : ">= 0"));
+  }
 }
-LossResult FrameCrossEntropy(const SequenceBatchD&, std::span<const int32_t>, const CrossEntropyConfig&, MatrixD*) {
-  throw Error("not implemented yet");
+
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// Writes the gradient of a loss through the log-softmax that made `lp`: d logits = g - softmax * sum(g),
+// where g = d loss / d log-probabilities. Works on one row.
+template <class Scalar, class GradRow, class LpRow, class OutRow>
+void ThroughLogSoftmax(const GradRow& g, const LpRow& lp, OutRow&& out) {
+  const double sum = g.sum();
+  for (Eigen::Index c = 0; c < g.size(); ++c) {
+    out(c) = static_cast<Scalar>(g(c) - std::exp(static_cast<double>(lp(c))) * sum);
+  }
 }
-LossResult ClipCrossEntropy(const MatrixF&, std::span<const int32_t>, const CrossEntropyConfig&, MatrixF*) {
-  throw Error("not implemented yet");
+
+// Cross-entropy over the rows of `lp` [N, C] for which valid(row) holds.
+template <class Scalar, class Valid>
+LossResult CrossEntropyRows(const BasicMatrix<Scalar>& lp, std::span<const int32_t> targets,
+                            const CrossEntropyConfig& config, BasicMatrix<Scalar>* d_logits, Valid valid,
+                            const char* what, int64_t frames) {
+  const int num_classes = static_cast<int>(lp.cols());
+  config.Validate(std::string(what), num_classes);
+  if (static_cast<int64_t>(targets.size()) != lp.rows()) {
+    throw ConfigError(std::string(what) + ": " + std::to_string(targets.size()) + " targets for " +
+                      std::to_string(lp.rows()) + " rows of log-probabilities");
+  }
+  const double smoothing = static_cast<double>(config.label_smoothing);
+  const bool weighted = !config.class_weights.empty();
+  auto weight = [&](Eigen::Index c) {
+    return weighted ? static_cast<double>(config.class_weights[static_cast<size_t>(c)]) : 1.0;
+  };
+  if (d_logits != nullptr) d_logits->setZero(lp.rows(), num_classes);
+  Eigen::Array<double, 1, Eigen::Dynamic> g(num_classes);
+  LossResult result;
+  for (Eigen::Index r = 0; r < lp.rows(); ++r) {
+    if (!valid(r)) continue;
+    const int32_t y = targets[static_cast<size_t>(r)];
+    if (y == config.ignore_index) continue;
+    if (y < 0 || y >= num_classes) {
+      const std::string where =
+          frames > 0 ? "sequence " + std::to_string(r / frames) + " frame " + std::to_string(r % frames)
+                     : "clip " + std::to_string(r);
+      throw ConfigError(std::string(what) + ": target of " + where + " is " + std::to_string(y) + "; expected in [0, " +
+                        std::to_string(num_classes) + ") or ignore_index " + std::to_string(config.ignore_index));
+    }
+    const double w_y = weight(y);
+    double loss = -(1.0 - smoothing) * w_y * static_cast<double>(lp(r, y));
+    g.setZero();
+    g(y) = -(1.0 - smoothing) * w_y;
+    if (smoothing > 0) {
+      const double share = smoothing / num_classes;
+      for (Eigen::Index c = 0; c < num_classes; ++c) {
+        loss -= share * weight(c) * static_cast<double>(lp(r, c));
+        g(c) -= share * weight(c);
+      }
+    }
+    result.loss += loss;
+    result.count += 1;
+    result.total_weight += w_y;
+    if (d_logits != nullptr) ThroughLogSoftmax<Scalar>(g, lp.row(r), d_logits->row(r));
+  }
+  return result;
 }
-LossResult ClipCrossEntropy(const MatrixD&, std::span<const int32_t>, const CrossEntropyConfig&, MatrixD*) {
-  throw Error("not implemented yet");
+
+template <class Scalar>
+LossResult FrameCrossEntropyT(const BasicSequenceBatch<Scalar>& log_probs, std::span<const int32_t> targets,
+                              const CrossEntropyConfig& config, BasicMatrix<Scalar>* d_logits) {
+  const int64_t frames = log_probs.max_frames;
+  if (log_probs.data.rows() != log_probs.BatchSize() * frames) {
+    throw ConfigError("frame cross-entropy: log-probabilities have " + std::to_string(log_probs.data.rows()) +
+                      " rows for " + std::to_string(log_probs.BatchSize()) + " sequences of " +
+                      std::to_string(frames) + " frames");
+  }
+  return CrossEntropyRows<Scalar>(
+      log_probs.data, targets, config, d_logits,
+      [&](Eigen::Index r) { return r % frames < log_probs.lengths[static_cast<size_t>(r / frames)]; },
+      "frame cross-entropy", frames);
 }
-LossResult CtcLoss(const SequenceBatch&, const std::vector<std::vector<int32_t>>&, const CtcConfig&, MatrixF*) {
-  throw Error("not implemented yet");
+
+template <class Scalar>
+LossResult ClipCrossEntropyT(const BasicMatrix<Scalar>& log_probs, std::span<const int32_t> labels,
+                             const CrossEntropyConfig& config, BasicMatrix<Scalar>* d_logits) {
+  return CrossEntropyRows<Scalar>(
+      log_probs, labels, config, d_logits, [](Eigen::Index) { return true; }, "clip cross-entropy", 0);
 }
-LossResult CtcLoss(const SequenceBatchD&, const std::vector<std::vector<int32_t>>&, const CtcConfig&, MatrixD*) {
-  throw Error("not implemented yet");
+
+using ArrayD = Eigen::Array<double, 1, Eigen::Dynamic>;
+using TableD = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// log(exp(a) + exp(b) + exp(c)) element-wise, exact for -inf entries.
+ArrayD LogSumExp3(const ArrayD& a, const ArrayD& b, const ArrayD& c) {
+  const ArrayD m = a.max(b).max(c);
+  const ArrayD shift = (m == kNegInf).select(ArrayD::Zero(m.size()), m);
+  return ((a - shift).exp() + (b - shift).exp() + (c - shift).exp()).log() + shift;
+}
+
+double LogAdd(double a, double b) {
+  if (a == kNegInf) return b;
+  if (b == kNegInf) return a;
+  const double m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::abs(a - b)));
+}
+
+// CTC for one sequence: frames [len, C] of log-probabilities; returns -log p(target), +inf when the target
+// cannot be aligned. With `grad`, writes d(-log p) / d logits into grad [len, C] (left untouched when infinite).
+template <class Scalar, class Frames, class Grad>
+double CtcSequence(const Frames& lp, int64_t len, const std::vector<int32_t>& target, int blank, Grad* grad) {
+  const int64_t labels = static_cast<int64_t>(target.size());
+  const int64_t ext_len = 2 * labels + 1;
+  if (len == 0) return labels == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  std::vector<int32_t> ext(static_cast<size_t>(ext_len), blank);
+  for (int64_t j = 0; j < labels; ++j) ext[static_cast<size_t>(2 * j + 1)] = target[static_cast<size_t>(j)];
+  // skip[s]: the path may jump from s - 2 to s (a label differing from the label before it).
+  ArrayD skip_mask = ArrayD::Constant(ext_len, kNegInf);
+  for (int64_t s = 2; s < ext_len; ++s) {
+    if (ext[static_cast<size_t>(s)] != blank && ext[static_cast<size_t>(s)] != ext[static_cast<size_t>(s - 2)]) {
+      skip_mask(s) = 0;
+    }
+  }
+  TableD emit(len, ext_len);  // emit(t, s) = log p_t(ext[s])
+  for (int64_t t = 0; t < len; ++t) {
+    for (int64_t s = 0; s < ext_len; ++s) emit(t, s) = static_cast<double>(lp(t, ext[static_cast<size_t>(s)]));
+  }
+  // Forward variables: alpha(t, s) = log of the probability of the prefixes ending in s at t (emission
+  // included).
+  TableD alpha = TableD::Constant(len, ext_len, kNegInf);
+  alpha(0, 0) = emit(0, 0);
+  if (ext_len > 1) alpha(0, 1) = emit(0, 1);
+  ArrayD shifted1(ext_len), shifted2(ext_len);
+  for (int64_t t = 1; t < len; ++t) {
+    const ArrayD prev = alpha.row(t - 1);
+    shifted1(0) = kNegInf;
+    shifted1.tail(ext_len - 1) = prev.head(ext_len - 1);
+    shifted2.setConstant(kNegInf);
+    if (ext_len > 2) shifted2.tail(ext_len - 2) = prev.head(ext_len - 2) + skip_mask.tail(ext_len - 2);
+    alpha.row(t) = LogSumExp3(prev, shifted1, shifted2) + emit.row(t);
+  }
+  const double log_p =
+      ext_len > 1 ? LogAdd(alpha(len - 1, ext_len - 1), alpha(len - 1, ext_len - 2)) : alpha(len - 1, 0);
+  if (log_p == kNegInf || std::isnan(log_p)) return std::numeric_limits<double>::infinity();
+  if (grad == nullptr) return -log_p;
+
+  // Backward variables: beta(t, s) = log of the probability of the suffixes from s at t (emission included).
+  TableD beta = TableD::Constant(len, ext_len, kNegInf);
+  beta(len - 1, ext_len - 1) = emit(len - 1, ext_len - 1);
+  if (ext_len > 1) beta(len - 1, ext_len - 2) = emit(len - 1, ext_len - 2);
+  for (int64_t t = len - 2; t >= 0; --t) {
+    const ArrayD next = beta.row(t + 1);
+    shifted1(ext_len - 1) = kNegInf;
+    shifted1.head(ext_len - 1) = next.tail(ext_len - 1);
+    shifted2.setConstant(kNegInf);
+    if (ext_len > 2) shifted2.head(ext_len - 2) = next.tail(ext_len - 2) + skip_mask.tail(ext_len - 2);
+    beta.row(t) = LogSumExp3(next, shifted1, shifted2) + emit.row(t);
+  }
+  // Occupancy of (t, s) among all alignments: alpha * beta / p_t(ext[s]) / p. d(-log p) / d log p_t(k) is
+  // minus the occupancy summed over the s with ext[s] = k.
+  // (Pairs that no alignment reaches are 0, also where an emission is -inf.)
+  const TableD occupancy =
+      (alpha == kNegInf || beta == kNegInf).select(TableD::Zero(len, ext_len), (alpha + beta - emit - log_p).exp());
+  const Eigen::Index classes = lp.cols();
+  ArrayD g(classes);
+  for (int64_t t = 0; t < len; ++t) {
+    g.setZero();
+    for (int64_t s = 0; s < ext_len; ++s) g(ext[static_cast<size_t>(s)]) -= occupancy(t, s);
+    ThroughLogSoftmax<Scalar>(g, lp.row(t), grad->row(t));
+  }
+  return -log_p;
+}
+
+template <class Scalar>
+LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vector<std::vector<int32_t>>& targets,
+                    const CtcConfig& config, BasicMatrix<Scalar>* d_logits) {
+  const int num_classes = log_probs.Dim();
+  config.Validate("ctc", num_classes);
+  const int64_t batch = log_probs.BatchSize(), frames = log_probs.max_frames;
+  if (log_probs.data.rows() != batch * frames) {
+    throw ConfigError("ctc: log-probabilities have " + std::to_string(log_probs.data.rows()) + " rows for " +
+                      std::to_string(batch) + " sequences of " + std::to_string(frames) + " frames");
+  }
+  if (static_cast<int64_t>(targets.size()) != batch) {
+    throw ConfigError("ctc: " + std::to_string(targets.size()) + " targets for " + std::to_string(batch) +
+                      " sequences");
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int32_t>& target = targets[static_cast<size_t>(b)];
+    for (size_t j = 0; j < target.size(); ++j) {
+      if (target[j] < 0 || target[j] >= num_classes || target[j] == config.blank) {
+        throw ConfigError("ctc: target " + std::to_string(b) + " position " + std::to_string(j) + " is " +
+                          std::to_string(target[j]) + "; expected a label in [0, " + std::to_string(num_classes) +
+                          ") other than the blank (" + std::to_string(config.blank) + ")");
+      }
+    }
+  }
+  if (d_logits != nullptr) d_logits->setZero(batch * frames, num_classes);
+  LossResult result;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = log_probs.lengths[static_cast<size_t>(b)];
+    if (len < 0 || len > frames) {
+      throw ConfigError("ctc: sequence " + std::to_string(b) + " has length " + std::to_string(len) +
+                        "; expected in [0, " + std::to_string(frames) + "]");
+    }
+    const auto lp = log_probs.data.middleRows(b * frames, len);
+    const std::vector<int32_t>& target = targets[static_cast<size_t>(b)];
+    double loss;
+    if (d_logits != nullptr) {
+      auto grad = d_logits->middleRows(b * frames, len);
+      loss = CtcSequence<Scalar>(lp, len, target, config.blank, &grad);
+    } else {
+      using Block = decltype(d_logits->middleRows(0, 0));
+      loss = CtcSequence<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr);
+    }
+    result.count += 1;
+    result.total_weight += static_cast<double>(target.size());
+    if (std::isinf(loss)) {
+      result.num_infinite += 1;
+      if (!config.zero_infinity) result.loss = std::numeric_limits<double>::infinity();
+      continue;
+    }
+    result.loss += loss;
+  }
+  return result;
+}
+
+}  // namespace
+
+LossResult FrameCrossEntropy(const SequenceBatch& log_probs, std::span<const int32_t> targets,
+                             const CrossEntropyConfig& config, MatrixF* d_logits) {
+  return FrameCrossEntropyT(log_probs, targets, config, d_logits);
+}
+LossResult FrameCrossEntropy(const SequenceBatchD& log_probs, std::span<const int32_t> targets,
+                             const CrossEntropyConfig& config, MatrixD* d_logits) {
+  return FrameCrossEntropyT(log_probs, targets, config, d_logits);
+}
+LossResult ClipCrossEntropy(const MatrixF& clip_log_probs, std::span<const int32_t> labels,
+                            const CrossEntropyConfig& config, MatrixF* d_logits) {
+  return ClipCrossEntropyT(clip_log_probs, labels, config, d_logits);
+}
+LossResult ClipCrossEntropy(const MatrixD& clip_log_probs, std::span<const int32_t> labels,
+                            const CrossEntropyConfig& config, MatrixD* d_logits) {
+  return ClipCrossEntropyT(clip_log_probs, labels, config, d_logits);
+}
+LossResult CtcLoss(const SequenceBatch& log_probs, const std::vector<std::vector<int32_t>>& targets,
+                   const CtcConfig& config, MatrixF* d_logits) {
+  return CtcLossT(log_probs, targets, config, d_logits);
+}
+LossResult CtcLoss(const SequenceBatchD& log_probs, const std::vector<std::vector<int32_t>>& targets,
+                   const CtcConfig& config, MatrixD* d_logits) {
+  return CtcLossT(log_probs, targets, config, d_logits);
 }
 
 }  // namespace ossicle

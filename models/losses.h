@@ -28,7 +28,7 @@ struct CrossEntropyConfig {
   float label_smoothing = 0;     // in [0, 1]: target distribution (1 - s) one-hot + s / C uniform
   // Empty, or one weight >= 0 per class (PyTorch's `weight`). Not in Fields: the config readers have no
   // list-of-numbers field type; set it from code (e.g. from class frequencies).
-  std::vector<float> class_weights;
+  std::vector<float> class_weights = {};
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {

@@ -79,6 +79,10 @@ class BasicTrainingPass {
   // each length). ConfigError when d_logits is mis-shaped; Error when there was no Forward.
   void Backward(const Matrix& d_logits, std::span<Scalar* const> gradients, Matrix* d_input = nullptr);
 
+  // The dropout multipliers (0 or 1 / (1 - p)) applied to the input of `layer` (>= 1) in the last Forward, in
+  // the pass's internal row order; null when no dropout ran there. For tests and diagnostics.
+  const Matrix* DropoutMask(int layer) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -103,6 +107,7 @@ class TrainingPass {
   void Backward(const MatrixF& d_logits, ModelGradients& grads, MatrixF* d_input = nullptr);
 
   const TrainingPassConfig& Config() const { return config_; }
+  const MatrixF* DropoutMask(int layer) const { return core_.DropoutMask(layer); }
 
  private:
   const AcousticModel& model_;
