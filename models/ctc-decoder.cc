@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <unordered_map>
 
@@ -195,26 +196,77 @@ struct WordTrie {
   bool AtBoundary(int n) const { return n == 0 || nodes[static_cast<size_t>(n)].word_end; }
 };
 
+// A prefix is a chain of nodes shared between hypotheses: extending a prefix adds one node, so a frame
+// costs O(beam x tokens) whatever the length of the text. Token times are chains of the same kind.
+struct PrefixNode {
+  int token = 0;
+  uint64_t hash = 0;  // of the whole token sequence
+  size_t length = 0;
+  std::shared_ptr<const PrefixNode> parent;
+};
+using PrefixPtr = std::shared_ptr<const PrefixNode>;
+
+struct TimeNode {
+  Emission emission;
+  std::shared_ptr<const TimeNode> parent;
+};
+using TimePtr = std::shared_ptr<const TimeNode>;
+
+// Drops one reference to a chain without recursing through the destructors of a long unshared tail.
+template <class Node>
+void ReleaseChain(std::shared_ptr<const Node>& p) {
+  while (p && p.use_count() == 1) {
+    std::shared_ptr<const Node> parent = p->parent;
+    p.reset();
+    p = std::move(parent);
+  }
+  p.reset();
+}
+
+constexpr uint64_t kEmptyHash = 0x6F737369636C65ull;  // any fixed value: the hash of the empty prefix
+
+uint64_t HashOf(const PrefixPtr& p) { return p ? p->hash : kEmptyHash; }
+size_t LengthOf(const PrefixPtr& p) { return p ? p->length : 0; }
+int LastOf(const PrefixPtr& p) { return p ? p->token : -1; }
+
+// Two chains of equal length hold the same tokens. Equal prefixes usually share their nodes, so this
+// stops at the first common node.
+bool SameChain(PrefixPtr a, PrefixPtr b) {
+  while (a != b) {
+    if (!a || !b || a->token != b->token) return false;
+    a = a->parent;
+    b = b->parent;
+  }
+  return true;
+}
+
+std::vector<Emission> Unroll(TimePtr p) {
+  std::vector<Emission> out;
+  for (; p; p = p->parent) out.push_back(p->emission);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 struct Hyp {
-  std::vector<int> seq;
-  uint64_t hash = 0;
-  int node = -1;                     // trie node; -1 without a word list
+  PrefixPtr prefix;  // null: the empty prefix
+  int node = -1;     // trie node; -1 without a word list
   double lpb = kNegInf, lpnb = kNegInf;  // score ending in blank / in the last token (sum or max kind)
   double vb = kNegInf, vnb = kNegInf;    // best alignment ending in blank / in the last token
-  std::vector<Emission> tb, tnb;         // token times along those best alignments
+  TimePtr tb, tnb;                       // token times along those best alignments
 };
 
 // Where a candidate state's best alignment comes from.
 struct Source {
   int hyp = -1;
   int state = 0;  // 0: blank-ending, 1: token-ending
-  int kind = 0;   // 0: same prefix (times copied), 1: repeat of the last token, 2: a new token
+  int kind = 0;   // 0: same prefix (times shared), 1: repeat of the last token, 2: a new token
 };
 
 struct Candidate {
   int src = 0;     // hypothesis it extends
   int token = -1;  // -1: the same prefix as src
   uint64_t hash = 0;
+  size_t length = 0;
   int node = -1;
   double lpb = kNegInf, lpnb = kNegInf, vb = kNegInf, vnb = kNegInf;
   Source sb, snb;
@@ -225,6 +277,9 @@ struct Candidate {
 struct CtcBeamDecoder::Impl {
   Impl(const CtcBeamConfig& beam_config, CtcTokenSet token_set, double frame_shift_s)
       : config(beam_config), set(std::move(token_set)), shift_s(frame_shift_s) {}
+  ~Impl() { ClearBeam(); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   CtcBeamConfig config;
   CtcTokenSet set;
@@ -239,6 +294,7 @@ struct CtcBeamDecoder::Impl {
   std::vector<Candidate> cands;
   std::unordered_map<uint64_t, std::vector<int>> index;
   std::vector<int> order, tokens_this_frame;
+  std::vector<double> score;
 
   double Combine(double a, double b) const {
     return config.path_score == CtcPathScore::kSum ? LogAddExp(a, b) : std::max(a, b);
@@ -259,10 +315,19 @@ struct CtcBeamDecoder::Impl {
 
   bool Final(const Hyp& h) const { return !constrained || trie.AtBoundary(h.node); }
 
-  void InitBeam() {
+  static void Release(Hyp& h) {
+    ReleaseChain(h.prefix);
+    ReleaseChain(h.tb);
+    ReleaseChain(h.tnb);
+  }
+  void ClearBeam() {
+    for (Hyp& h : beam) Release(h);
     beam.clear();
+  }
+
+  void InitBeam() {
+    ClearBeam();
     Hyp h;
-    h.hash = Mix(0x6F7373696369ull);  // any fixed seed
     h.node = constrained ? 0 : -1;
     h.lpb = 0.0;
     h.vb = 0.0;
@@ -271,17 +336,19 @@ struct CtcBeamDecoder::Impl {
     next_frame = 0;
   }
 
+  // The candidate's sequence as (all but the last token, the last token).
+  std::pair<PrefixPtr, int> Split(const Candidate& c) const {
+    const PrefixPtr& p = beam[static_cast<size_t>(c.src)].prefix;
+    if (c.token >= 0) return {p, c.token};
+    if (!p) return {nullptr, -1};
+    return {p->parent, p->token};
+  }
+
   bool SameSequence(const Candidate& a, const Candidate& b) const {
-    const std::vector<int>& sa = beam[static_cast<size_t>(a.src)].seq;
-    const std::vector<int>& sb = beam[static_cast<size_t>(b.src)].seq;
-    const size_t la = sa.size() + (a.token >= 0 ? 1 : 0), lb = sb.size() + (b.token >= 0 ? 1 : 0);
-    if (la != lb) return false;
-    for (size_t i = 0; i < la; ++i) {
-      const int ta = i < sa.size() ? sa[i] : a.token;
-      const int tb = i < sb.size() ? sb[i] : b.token;
-      if (ta != tb) return false;
-    }
-    return true;
+    if (a.length != b.length) return false;
+    const auto [pa, ta] = Split(a);
+    const auto [pb, tb] = Split(b);
+    return ta == tb && SameChain(pa, pb);
   }
 
   int GetCandidate(int src, int token, int node) {
@@ -289,7 +356,8 @@ struct CtcBeamDecoder::Impl {
     Candidate probe;
     probe.src = src;
     probe.token = token;
-    probe.hash = token >= 0 ? ExtendHash(h.hash, token) : h.hash;
+    probe.hash = token >= 0 ? ExtendHash(HashOf(h.prefix), token) : HashOf(h.prefix);
+    probe.length = LengthOf(h.prefix) + (token >= 0 ? 1 : 0);
     probe.node = token >= 0 ? node : h.node;
     std::vector<int>& bucket = index[probe.hash];
     for (int c : bucket) {
@@ -317,12 +385,16 @@ struct CtcBeamDecoder::Impl {
     }
   }
 
-  std::vector<Emission> TimesFrom(const Source& s, int token, int64_t frame) const {
+  TimePtr TimesFrom(const Source& s, int token, int64_t frame) const {
     const Hyp& h = beam[static_cast<size_t>(s.hyp)];
-    std::vector<Emission> t = s.state == 0 ? h.tb : h.tnb;
-    if (s.kind == 1) t.back().end = frame + 1;
-    if (s.kind == 2) t.push_back(Emission{token, frame, frame + 1});
-    return t;
+    const TimePtr& base = s.state == 0 ? h.tb : h.tnb;
+    if (s.kind == 1) {
+      Emission e = base->emission;
+      e.end = frame + 1;
+      return std::make_shared<const TimeNode>(TimeNode{e, base->parent});
+    }
+    if (s.kind == 2) return std::make_shared<const TimeNode>(TimeNode{Emission{token, frame, frame + 1}, base});
+    return base;
   }
 
   void Step(const float* lp, int64_t frame) {
@@ -346,7 +418,7 @@ struct CtcBeamDecoder::Impl {
       const double total = Combine(h.lpb, h.lpnb);
       const double vbest = std::max(h.vb, h.vnb);
       const int best_state = h.vb >= h.vnb ? 0 : 1;
-      const int last = h.seq.empty() ? -1 : h.seq.back();
+      const int last = LastOf(h.prefix);
       // The prefix stays: a blank after either state, or the last token repeated.
       int same = -1;
       if (lp_blank > kNegInf && total > kNegInf) {
@@ -377,30 +449,18 @@ struct CtcBeamDecoder::Impl {
         Add(GetCandidate(i, token, node), 1, from_lp + lt, from_v + lt, src);
       }
     }
-    // Keep the best beam_width candidates; ties are broken by the token sequence, so the result never
-    // depends on hash-table order.
+    // Keep the best beam_width candidates. Ties are broken by length, then by the sequence's hash, so the
+    // result never depends on hash-table order (equal hashes of different sequences are ~2^-64 events).
     order.resize(cands.size());
     std::iota(order.begin(), order.end(), 0);
-    std::vector<double> score(cands.size());
+    score.resize(cands.size());
     for (size_t c = 0; c < cands.size(); ++c) score[c] = Combine(cands[c].lpb, cands[c].lpnb);
-    const auto seq_of = [&](int c, size_t i) {
-      const Candidate& cand = cands[static_cast<size_t>(c)];
-      const std::vector<int>& s = beam[static_cast<size_t>(cand.src)].seq;
-      return i < s.size() ? s[i] : cand.token;
-    };
-    const auto seq_len = [&](int c) {
-      const Candidate& cand = cands[static_cast<size_t>(c)];
-      return beam[static_cast<size_t>(cand.src)].seq.size() + (cand.token >= 0 ? 1 : 0);
-    };
     const auto better = [&](int a, int b) {
-      if (score[static_cast<size_t>(a)] != score[static_cast<size_t>(b)]) {
-        return score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)];
-      }
-      const size_t la = seq_len(a), lb = seq_len(b);
-      for (size_t i = 0; i < std::min(la, lb); ++i) {
-        if (seq_of(a, i) != seq_of(b, i)) return seq_of(a, i) < seq_of(b, i);
-      }
-      return la < lb;
+      const auto ua = static_cast<size_t>(a), ub = static_cast<size_t>(b);
+      if (score[ua] != score[ub]) return score[ua] > score[ub];
+      if (cands[ua].length != cands[ub].length) return cands[ua].length < cands[ub].length;
+      if (cands[ua].hash != cands[ub].hash) return cands[ua].hash < cands[ub].hash;
+      return a < b;
     };
     const size_t keep = std::min(order.size(), static_cast<size_t>(config.beam_width));
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), better);
@@ -410,9 +470,8 @@ struct CtcBeamDecoder::Impl {
       const Candidate& c = cands[static_cast<size_t>(order[r])];
       if (score[static_cast<size_t>(order[r])] == kNegInf) break;
       Hyp h;
-      h.seq = beam[static_cast<size_t>(c.src)].seq;
-      if (c.token >= 0) h.seq.push_back(c.token);
-      h.hash = c.hash;
+      const PrefixPtr& base = beam[static_cast<size_t>(c.src)].prefix;
+      h.prefix = c.token >= 0 ? std::make_shared<const PrefixNode>(PrefixNode{c.token, c.hash, c.length, base}) : base;
       h.node = c.node;
       h.lpb = c.lpb;
       h.lpnb = c.lpnb;
@@ -424,9 +483,10 @@ struct CtcBeamDecoder::Impl {
     }
     if (next.empty()) {
       // Every hypothesis became impossible (a frame where all allowed tokens have probability 0): keep the
-      // old beam so that decoding can go on; the frame adds -inf to nothing.
+      // old beam so that decoding can go on.
       return;
     }
+    ClearBeam();
     beam = std::move(next);
   }
 
@@ -437,15 +497,15 @@ struct CtcBeamDecoder::Impl {
       h.lpnb = kNegInf;
       if (h.vnb > h.vb) {
         h.vb = h.vnb;
-        h.tb = std::move(h.tnb);
+        h.tb = h.tnb;
       }
       h.vnb = kNegInf;
-      h.tnb.clear();
+      ReleaseChain(h.tnb);
     }
   }
 
   Transcript Make(const Hyp& h) const {
-    const std::vector<Emission>& times = h.vb >= h.vnb ? h.tb : h.tnb;
+    const std::vector<Emission> times = Unroll(h.vb >= h.vnb ? h.tb : h.tnb);
     const double total = Combine(h.lpb, h.lpnb);
     const double confidence = frames > 0 ? std::exp(total / static_cast<double>(frames)) : 0.0;
     return MakeTranscript(set, times, shift_s, confidence);
@@ -453,7 +513,8 @@ struct CtcBeamDecoder::Impl {
 
   std::string Text(const Hyp& h) const {
     std::vector<Emission> seq;
-    for (int t : h.seq) seq.push_back(Emission{t, 0, 0});
+    for (PrefixPtr p = h.prefix; p; p = p->parent) seq.push_back(Emission{p->token, 0, 0});
+    std::reverse(seq.begin(), seq.end());
     return MakeTranscript(set, seq, shift_s, 0.0).text;
   }
 };
