@@ -14,5 +14,11 @@ CommandRunner AddFeaturesCommand(CLI::App& app);
 CommandRunner AddCmvnStatsCommand(CLI::App& app);
 CommandRunner AddConfigDocsCommand(CLI::App& app);
 CommandRunner AddModelCommand(CLI::App& app);
+CommandRunner AddRunCommand(CLI::App& app);
+CommandRunner AddSpotCommand(CLI::App& app);
+CommandRunner AddTranscribeCommand(CLI::App& app);
+CommandRunner AddTrainCommand(CLI::App& app);
+CommandRunner AddDevicesCommand(CLI::App& app);
+CommandRunner AddListenCommand(CLI::App& app);
 
 }  // namespace ossicle

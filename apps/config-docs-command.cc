@@ -2,14 +2,58 @@
 // config structs' field lists (configs/README.md is its --markdown output).
 #include <fmt/core.h>
 
+#include <string>
 #include <vector>
 
 #include "apps/commands.h"
 #include "apps/exit-codes.h"
 #include "features/feature-config.h"
 #include "pipeline/config-yaml.h"
+#include "pipeline/stage-registry.h"
 
 namespace ossicle {
+
+namespace {
+
+// "audio", "features and optionally segments", "records (one or more)"
+std::string DescribeInputs(const StageType& type) {
+  if (type.inputs.empty()) return "none (a source)";
+  std::string out;
+  for (const InputPort& port : type.inputs) {
+    if (!out.empty()) out += ", ";
+    out += port.min_count == 0 ? "optionally " : "";
+    out += std::string(EnumToString(port.kind));
+    if (port.max_count != 1) out += " (one or more)";
+  }
+  return out;
+}
+
+// Every stage type of the graph files (pipeline/stage-registry.h) with its options.
+void PrintStageDocs(bool markdown) {
+  const StageRegistry& registry = StageRegistry::Builtin();
+  if (markdown) {
+    fmt::print("\n## Graph stages (`ossicle run GRAPH.yaml`, `--set STAGE.option=value`)\n\n");
+    fmt::print("A graph file lists stages with `name`, `type`, `input` (stage names) and `options`; see\n"
+               "configs/graphs/ for ready graphs. The options of each stage type:\n");
+  }
+  for (const StageType& type : registry.Types()) {
+    const std::vector<ConfigDocRow> rows = type.docs();
+    if (markdown) {
+      fmt::print("\n### `{}`\n\n{}. Input: {}.\n\n", type.name, type.summary, DescribeInputs(type));
+      fmt::print("| option | type | unit | default | meaning |\n|---|---|---|---|---|\n");
+      for (const auto& r : rows) {
+        fmt::print("| `{}` | {} | {} | `{}` | {} |\n", r.key, r.type, r.unit, r.default_value, r.help);
+      }
+    } else {
+      fmt::print("\nstage {}: {} (input: {})\n", type.name, type.summary, DescribeInputs(type));
+      for (const auto& r : rows) {
+        fmt::print("  {:<30} {:<44} {:<8} default {:<14} {}\n", r.key, r.type, r.unit, r.default_value, r.help);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 CommandRunner AddConfigDocsCommand(CLI::App& app) {
   auto markdown = std::make_shared<bool>(false);
@@ -31,6 +75,7 @@ CommandRunner AddConfigDocsCommand(CLI::App& app) {
         fmt::print("{:<32} {:<44} {:<8} default {:<14} {}\n", r.key, r.type, r.unit, r.default_value, r.help);
       }
     }
+    PrintStageDocs(*markdown);
     return static_cast<int>(kExitOk);
   };
 }

@@ -26,6 +26,12 @@ int main(int argc, char** argv) {
   add(ossicle::AddCmvnStatsCommand);
   add(ossicle::AddConfigDocsCommand);
   add(ossicle::AddModelCommand);
+  add(ossicle::AddRunCommand);
+  add(ossicle::AddSpotCommand);
+  add(ossicle::AddTranscribeCommand);
+  add(ossicle::AddTrainCommand);
+  add(ossicle::AddDevicesCommand);
+  add(ossicle::AddListenCommand);
 
   try {
     app.parse(argc, argv);

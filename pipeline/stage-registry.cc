@@ -103,14 +103,16 @@ void StageBuildContext::WithPosition(std::string_view key, const std::function<v
   } catch (const Error& e) {
     const std::string what = e.what();
     std::string k(key);
-    if (k.empty()) {
-      // Validate() messages start with the key path: "model.chunk_frames = 0; expected > 0". Point at it.
-      const std::string prefix = spec.name + ".";
+    // Messages of Validate() and of the decoders start with the key path ("model.chunk_frames = 0; ...",
+    // "kws: keyword 'x' is not a label"): point at that field and keep the message as it is.
+    if (what.rfind(spec.name + ".", 0) == 0 || what.rfind(spec.name + ":", 0) == 0) {
       const size_t eq = what.find(" = ");
-      if (what.rfind(prefix, 0) == 0 && eq != std::string::npos) k = what.substr(prefix.size(), eq - prefix.size());
+      if (what[spec.name.size()] == '.' && eq != std::string::npos) {
+        k = what.substr(spec.name.size() + 1, eq - spec.name.size() - 1);
+      }
       Rethrow(e, FormatMark(Source(), OptionNode(k).Mark()) + ": " + what);
     }
-    Rethrow(e, FormatMark(Source(), OptionNode(k).Mark()) + ": " + KeyPath(k) + ": " + what);
+    Rethrow(e, FormatMark(Source(), OptionNode(k).Mark()) + ": " + (k.empty() ? "" : KeyPath(k) + ": ") + what);
   }
 }
 

@@ -5,7 +5,8 @@
 // unknown keys are refused with the nearest valid name and `ossicle config-docs` prints every option with
 // unit, default and meaning. Built-in types (pipeline/stages/*.cc, one file per kind): source.file,
 // source.microphone, features.fbank, features.mfcc, vad.energy, model.rnn, decoder.keywords,
-// decoder.ctc_greedy, decoder.ctc_beam, decoder.ctc_keywords, sink.jsonl, sink.csv, sink.text, sink.wav.
+// decoder.ctc_greedy, decoder.ctc_beam, decoder.ctc_keywords, sink.jsonl, sink.csv, sink.text, sink.wav,
+// sink.npy.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -60,8 +61,10 @@ struct StageBuildContext {
   template <ConfigStruct C>
   void ReadOptions(C& options) const;
 
-  // Runs `f` and rethrows any ossicle Error as the same type with "file:line:col: <key path>: " in front
-  // (for loading files named by options: models, statistics).
+  // Runs `f` and rethrows any ossicle Error as the same type with the position of option `key` in front:
+  // "file:line:col: <stage>.<key>: <message>" (for loading files named by options: models, statistics).
+  // A message that already starts with the stage's key path ("model.chunk_frames = 0; expected > 0", as
+  // Validate(path) writes them) keeps it, and points at the field it names.
   void WithPosition(std::string_view key, const std::function<void()>& f) const;
 };
 
@@ -72,6 +75,9 @@ struct StageType {
   // Default options documented by config-docs (every leaf field with type, unit, default, meaning).
   std::function<std::vector<ConfigDocRow>()> docs;
   std::function<std::unique_ptr<const Stage>(const StageBuildContext&)> build;
+  // Sinks end the graph: nothing takes their output, and Graph::RunFile (batch commands, which handle
+  // records themselves) leaves them out.
+  bool is_sink = false;
 };
 
 class StageRegistry {

@@ -24,7 +24,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include "features/config-fields.h"
+#include "features/energy-vad.h"
 #include "features/feature-config.h"
 #include "models/tensor-types.h"
 
@@ -94,20 +94,15 @@ struct PosteriorChunk {
   bool segment_end = false;
 };
 
-// One span of speech in samples, [start_sample, end_sample); end_sample == kOpenEnd while it goes on.
-struct SpeechSegment {
-  static constexpr int64_t kOpenEnd = std::numeric_limits<int64_t>::max();
-  int64_t start_sample = 0;
-  int64_t end_sample = kOpenEnd;
-  bool IsOpen() const { return end_sample == kOpenEnd; }
-};
-
-// What a voice-activity detector has decided so far. Every sample before decided_until is classified:
-// it is speech if and only if it lies in a segment reported up to now. `segments` lists the segments that
-// started or ended since the previous update, in time order; an open segment is reported again (with its
-// end) when it closes. decided_until never decreases.
+// What a voice-activity detector has decided so far. Every sample before decided_until is classified: it
+// is speech if and only if it lies in a final segment reported up to now (SpeechSegment from
+// features/energy-vad.h: [start_sample, end_sample)) or at or after open_start. `segments` lists the
+// segments that became final since the previous update, in time order; open_start is the start of the
+// segment in progress, if any (it is reported again in `segments` when it becomes final). decided_until
+// never decreases; INT64_MAX once the input has ended.
 struct SegmentUpdate {
   int64_t decided_until = 0;
+  std::optional<int64_t> open_start;
   std::vector<SpeechSegment> segments;
 };
 
@@ -131,7 +126,7 @@ class Emitter {
   virtual void Emit(const Packet& packet) = 0;
 };
 
-// What a stage instance knows about the input it runs on.
+// What a stage instance knows about the input it runs on. It outlives the instance.
 struct InputContext {
   std::string name;  // the input's name in records: the file path as given, or "microphone:<device>"
   // Polled by sources between blocks; once it returns true they stop producing (a microphone drains what
@@ -146,7 +141,9 @@ class StageInstance {
   virtual ~StageInstance() = default;
 
   // Sources only: produces the next block of the input through `out`. Returns false once the input is
-  // exhausted (or a stop was requested); later calls keep returning false. May wait for a device.
+  // exhausted or a stop was requested (InputContext::StopRequested, polled here; a device then delivers
+  // what it had captured first); later calls keep returning false. May wait for a device (briefly: the
+  // stop request is polled at least every 100 ms).
   virtual bool Produce(Emitter& out);
 
   // A packet from input `input` (the index in the stage's `input` list).

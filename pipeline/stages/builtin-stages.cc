@@ -1,6 +1,7 @@
 #include "pipeline/stages/builtin-stages.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,17 +13,51 @@ namespace ossicle {
 
 void RegisterBuiltinStages(StageRegistry& registry) {
   RegisterFileSourceStage(registry);
+  RegisterMicrophoneSourceStage(registry);
   RegisterFeatureStages(registry);
+  RegisterVadStage(registry);
+  RegisterModelStage(registry);
+  RegisterKeywordStage(registry);
+  RegisterCtcStages(registry);
+  RegisterCtcKeywordStage(registry);
+  RegisterJsonlSinkStage(registry);
+  RegisterCsvSinkStage(registry);
+  RegisterTextSinkStage(registry);
+  RegisterWavSinkStage(registry);
+  RegisterNpySinkStage(registry);
 }
 
-double FrameStartSeconds(const FeatureConfig& features, int64_t frame) {
-  const int64_t start = std::max<int64_t>(0, FrameStart(features.frame, frame));
-  return static_cast<double>(start) / features.frame.sample_rate_hz;
+double FrameTimeOffsetSeconds(const FeatureConfig& features) {
+  const FrameConfig& f = features.frame;
+  const double centre = static_cast<double>(FrameStart(f, 0)) + f.WindowSamples() / 2.0;
+  return centre / f.sample_rate_hz - f.frame_shift_ms / 2000.0;
 }
 
-double FrameEndSeconds(const FeatureConfig& features, int64_t frame) {
-  const int64_t end = FrameStart(features.frame, frame) + features.frame.WindowSamples();
-  return static_cast<double>(std::max<int64_t>(0, end)) / features.frame.sample_rate_hz;
+double RecordTime(double seconds) { return std::max(0.0, std::round(seconds * 1e4) / 1e4); }
+
+Record HitRecord(const std::string& file, const KeywordHit& hit, double offset_s) {
+  return Record{{"type", "hit"},
+                {"file", file},
+                {"keyword", hit.keyword},
+                {"start_s", RecordTime(hit.start_s + offset_s)},
+                {"end_s", RecordTime(hit.end_s + offset_s)},
+                {"score", hit.score}};
+}
+
+Record TranscriptRecord(const std::string& file, const Transcript& transcript, double offset_s) {
+  auto times = [&](const std::vector<TokenTime>& items) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const TokenTime& t : items) {
+      list.push_back({{"token", t.token}, {"start_s", RecordTime(t.start_s + offset_s)}, {"end_s", RecordTime(t.end_s + offset_s)}});
+    }
+    return list;
+  };
+  return Record{{"type", "transcript"},
+                {"file", file},
+                {"text", transcript.text},
+                {"tokens", times(transcript.tokens)},
+                {"words", times(transcript.words)},
+                {"confidence", transcript.confidence}};
 }
 
 // ---- SinkFile

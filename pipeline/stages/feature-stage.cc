@@ -8,14 +8,20 @@ namespace ossicle {
 namespace {
 
 // A feature configuration without its `type` (the stage type says it) and, for fbank, without `mfcc`.
-// `config` names a features YAML file (configs/features/*.yaml) read first; the other keys then change it.
+// The base is Kaldi's (FeatureConfig::KaldiFbank / KaldiMfcc), or the configuration stored in the model
+// file of the model.rnn stage named by match_model, or a features YAML file named by `config`; the other
+// keys then change it.
 template <FeatureType kType>
 struct FeatureStageOptions {
+  std::string match_model;
   std::string config;
   FeatureConfig features = kType == FeatureType::kMfcc ? FeatureConfig::KaldiMfcc() : FeatureConfig::KaldiFbank();
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
+    v(FieldInfo{"match_model", "",
+                "name of a model.rnn stage: start from the features its model file was trained with"},
+      self.match_model);
     v(FieldInfo{"config", "path", "features YAML file read first (e.g. configs/features/kaldi-fbank-40.yaml)"},
       self.config);
     FeatureConfig::Fields(self.features, [&](FieldInfo info, auto& value) {
@@ -81,10 +87,21 @@ class FeatureStage : public SimpleStage {
 template <FeatureType kType>
 std::unique_ptr<const Stage> BuildFeatureStage(const StageBuildContext& ctx) {
   FeatureStageOptions<kType> options;
-  // The base file first, so that the stage's own keys change it.
-  if (const YAML::Node file = ctx.spec.options["config"]; file.IsDefined()) {
-    FeatureStageOptions<kType> only_file;
-    ctx.ReadOptions(only_file);  // reads `config` with the path rules (and everything else, discarded)
+  // The base first, so that the stage's own keys change it.
+  FeatureStageOptions<kType> only_file;
+  ctx.ReadOptions(only_file);  // reads match_model and config with the path rules (the rest is read below)
+  if (!only_file.match_model.empty() && !only_file.config.empty()) {
+    ctx.FailOption("config", "give either match_model or config, not both");
+  }
+  if (!only_file.match_model.empty()) {
+    const FeatureConfig base = ModelStageFeatures(ctx, only_file.match_model, "match_model");
+    if (base.type != kType) {
+      ctx.FailOption("match_model", "the model of '" + only_file.match_model + "' was trained on " +
+                                        std::string(EnumToString(base.type)) + " features but this stage is " + ctx.spec.type);
+    }
+    options.features = base;
+  }
+  {
     if (!only_file.config.empty()) {
       YamlSource source;
       YAML::Node root;

@@ -38,11 +38,11 @@ struct FileSourceOptions {
 
 class FileSourceInstance : public StageInstance {
  public:
-  FileSourceInstance(const std::string& path, const FileSourceOptions& options)
-      : reader_(path, options.audio), chunk_(options.chunk_samples) {}
+  FileSourceInstance(const InputContext& input, const FileSourceOptions& options)
+      : input_(input), reader_(input.name, options.audio), chunk_(options.chunk_samples) {}
 
   bool Produce(Emitter& out) override {
-    if (done_) return false;
+    if (done_ || input_.StopRequested()) return false;
     if (!reader_.ReadBlock(block_)) {
       done_ = true;
       return false;
@@ -70,6 +70,7 @@ class FileSourceInstance : public StageInstance {
   }
 
  private:
+  const InputContext& input_;
   AudioFileReader reader_;
   int64_t chunk_;
   std::vector<float> block_;
@@ -84,7 +85,7 @@ class FileSourceStage : public SimpleStage {
     output_.sample_rate_hz = options.audio.sample_rate_hz;
   }
   std::unique_ptr<StageInstance> Start(const InputContext& input) const override {
-    return std::make_unique<FileSourceInstance>(input.name, options_);
+    return std::make_unique<FileSourceInstance>(input, options_);
   }
   const std::vector<std::string>& Paths() const { return options_.paths; }
 
