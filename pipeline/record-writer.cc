@@ -39,9 +39,9 @@ std::string JsonKey(const std::string& file) {
 
 // The place of a key in the canonical order (agreed keys first, in the order of the agreed formats).
 int KeyRank(const std::string& key) {
-  static constexpr std::array<std::string_view, 15> kOrder{
-      "type",  "file",       "keyword",    "text", "token",       "start_s", "end_s",    "score",
-      "tokens", "confidence", "duration_s", "hits", "transcripts", "error",   "exit_code"};
+  static constexpr std::array<std::string_view, 16> kOrder{
+      "type",   "file",       "keyword",    "text", "token",       "start_s", "end_s", "score",
+      "tokens", "confidence", "duration_s", "hits", "transcripts", "warning", "error", "exit_code"};
   for (size_t i = 0; i < kOrder.size(); ++i) {
     if (kOrder[i] == key) return static_cast<int>(i);
   }

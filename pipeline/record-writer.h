@@ -8,7 +8,7 @@
 //
 // Records are the JSON objects of pipeline/stage.h (`Record`). Whatever order a record's keys are held in,
 // they are written in one canonical order: type, file, keyword, text, token, start_s, end_s, score, tokens,
-// confidence, duration_s, hits, transcripts, error, exit_code, then any other key alphabetically (nested
+// confidence, duration_s, hits, transcripts, warning, error, exit_code, then any other key alphabetically (nested
 // objects too), so every output reads the same way. The agreed kinds:
 //   hit        {"type":"hit","file":F,"keyword":K,"start_s":..,"end_s":..,"score":..}
 //   transcript {"type":"transcript","file":F,"text":..,"tokens":[{"token":..,"start_s":..,"end_s":..}],
@@ -81,10 +81,11 @@ struct EnumNames<RecordFormat> {
 };
 
 // Column sets of the batch commands' CSV output.
-inline const std::vector<std::string> kSpotCsvColumns{"type",  "file",       "keyword", "start_s", "end_s",
-                                                      "score", "duration_s", "hits",    "error",   "exit_code"};
-inline const std::vector<std::string> kTranscribeCsvColumns{"type",       "file",  "text",     "confidence", "tokens",
-                                                            "duration_s", "error", "exit_code"};
+// ("warning": the summary of a truncated file says what could not be read.)
+inline const std::vector<std::string> kSpotCsvColumns{"type",       "file", "keyword", "start_s", "end_s",    "score",
+                                                      "duration_s", "hits", "warning", "error",   "exit_code"};
+inline const std::vector<std::string> kTranscribeCsvColumns{"type",       "file",    "text",  "confidence", "tokens",
+                                                            "duration_s", "warning", "error", "exit_code"};
 
 // One record as a JSON line (canonical key order, no line end; invalid UTF-8 bytes written as U+FFFD).
 std::string JsonLine(const Record& record);

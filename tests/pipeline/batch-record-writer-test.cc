@@ -64,24 +64,24 @@ TEST_CASE("records: JSON lines in the canonical key order", "[batch][records]") 
 }
 
 TEST_CASE("records: CSV rows quote what needs it and parse back", "[batch][records]") {
-  CHECK(CsvHeader(kSpotCsvColumns) == "type,file,keyword,start_s,end_s,score,duration_s,hits,error,exit_code");
-  CHECK(CsvRow(FileA()[0], kSpotCsvColumns) == "hit,a.wav,yes,0.25,0.5,0.875,,,,");
-  CHECK(CsvRow(FileA()[1], kSpotCsvColumns) == "summary,a.wav,,,,,1.5,1,,");
+  CHECK(CsvHeader(kSpotCsvColumns) == "type,file,keyword,start_s,end_s,score,duration_s,hits,warning,error,exit_code");
+  CHECK(CsvRow(FileA()[0], kSpotCsvColumns) == "hit,a.wav,yes,0.25,0.5,0.875,,,,,");
+  CHECK(CsvRow(FileA()[1], kSpotCsvColumns) == "summary,a.wav,,,,,1.5,1,,,");
   Record e = MakeErrorRecord("x, \"y\".wav", "line one\nline two", 4);
   const std::string row = CsvRow(e, kSpotCsvColumns);
-  CHECK(row == "error,\"x, \"\"y\"\".wav\",,,,,,,\"line one\nline two\",4");
+  CHECK(row == "error,\"x, \"\"y\"\".wav\",,,,,,,,\"line one\nline two\",4");
   bool cut = true;
   const auto rows = ParseCsv(row + "\n" + CsvRow(FileA()[0], kSpotCsvColumns) + "\n", &cut);
   CHECK_FALSE(cut);
   REQUIRE(rows.size() == 2);
-  CHECK(rows[0] == std::vector<std::string>{"error", "x, \"y\".wav", "", "", "", "", "", "", "line one\nline two", "4"});
+  CHECK(rows[0] == std::vector<std::string>{"error", "x, \"y\".wav", "", "", "", "", "", "", "", "line one\nline two", "4"});
   CHECK(rows[1][2] == "yes");
   // A last row without its line end (a cut write) is dropped, even inside a quoted cell.
   CHECK(ParseCsv("a,b\nc,\"d\ne", &cut).size() == 1);
   CHECK(cut);
   // Arrays become compact JSON in their cell.
   CHECK(CsvRow(MakeTranscriptRecord("f.wav", "yes", {{"yes", 0.25, 0.5}}, 0.5), kTranscribeCsvColumns) ==
-        R"(transcript,f.wav,yes,0.5,"[{""token"":""yes"",""start_s"":0.25,""end_s"":0.5}]",,,)");
+        R"(transcript,f.wav,yes,0.5,"[{""token"":""yes"",""start_s"":0.25,""end_s"":0.5}]",,,,)");
 }
 
 TEST_CASE("record writer: PATH appears only when complete", "[batch][records]") {
@@ -197,8 +197,8 @@ TEST_CASE("record writer: CSV output and resume", "[batch][records]") {
     w.Finish();
   }
   const std::string full = Read(out);
-  CHECK(full == header + "hit,a.wav,yes,0.25,0.5,0.875,,,,\nsummary,a.wav,,,,,1.5,1,,\n"
-                         "error,b.wav,,,,,,,b.wav: contains no audio (0 frames),4\n");
+  CHECK(full == header + "hit,a.wav,yes,0.25,0.5,0.875,,,,,\nsummary,a.wav,,,,,1.5,1,,,\n"
+                         "error,b.wav,,,,,,,,b.wav: contains no audio (0 frames),4\n");
   // A partial output cut inside b.wav's row: a.wav is kept, b.wav redone.
   Write(out.string() + ".partial", full.substr(0, full.size() - 10));
   {

@@ -1,0 +1,130 @@
+#include "apps/batch-command.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "apps/exit-codes.h"
+#include "features/errors.h"
+#include "pipeline/batch-inputs.h"
+#include "pipeline/batch-runner.h"
+#include "pipeline/graph-runner.h"
+#include "pipeline/record-writer.h"
+
+namespace ossicle {
+
+namespace fs = std::filesystem;
+
+void AddBatchOptions(CLI::App& cmd, BatchCommandOptions& opt, const std::string& default_graph) {
+  cmd.add_option("inputs", opt.inputs,
+                 "Audio files, folders (searched recursively for audio files) and glob patterns ('corpus/**/*.wav')")
+      ->required();
+  cmd.add_option("--graph", opt.graph, "Processing graph (YAML; default: configs/graphs/" + default_graph + ")");
+  cmd.add_option("--set", opt.overrides, "Override one graph option, e.g. --set features.mel.num_mel_bins=80 (repeatable)");
+  cmd.add_option("--out", opt.out,
+                 "Write the records to this file (complete or absent: written to FILE.partial, then renamed); "
+                 "default: standard output");
+  cmd.add_option("--format", opt.format, "Records as JSON lines or CSV")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
+  cmd.add_option("--jobs,-j", opt.jobs, "Files processed at once (worker threads); the output order stays the input order")
+      ->check(CLI::Range(1, kMaxBatchJobs))
+      ->capture_default_str();
+  cmd.add_flag("--resume", opt.resume,
+               "Keep the files already reported in --out (after an interruption, even kill -9) and process the rest")
+      ->capture_default_str();
+  cmd.add_option("--progress", opt.progress, "Progress bar on standard error: auto = only when it is a terminal")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+}
+
+std::string FindGraphFile(const std::string& name) {
+  std::vector<fs::path> roots;
+  if (const char* dir = std::getenv("OSSICLE_CONFIG_DIR"); dir != nullptr && *dir != '\0') roots.emplace_back(dir);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) roots.push_back(exe.parent_path().parent_path() / "share" / "ossicle" / "configs");
+  roots.emplace_back(fs::path(OSSICLE_SOURCE_CONFIG_DIR));
+  std::string looked;
+  for (const fs::path& root : roots) {
+    const fs::path candidate = root / "graphs" / name;
+    if (fs::is_regular_file(candidate, ec)) return candidate.string();
+    looked += (looked.empty() ? "" : ", ") + candidate.string();
+  }
+  throw ConfigError("no graph file " + name + " (looked for " + looked +
+                    "); give one with --graph FILE or set OSSICLE_CONFIG_DIR");
+}
+
+std::string BatchGraphPath(const BatchCommandOptions& opt, const std::string& default_graph) {
+  return opt.graph.empty() ? FindGraphFile(default_graph) : opt.graph;
+}
+
+std::string StageFor(const GraphConfig& graph, std::string_view option, std::string_view what,
+                     bool (*matches)(std::string_view type)) {
+  std::vector<std::string> names;
+  for (const StageSpec& s : graph.stages) {
+    if (matches(s.type)) names.push_back(s.name);
+  }
+  if (names.size() == 1) return names[0];
+  std::string where = graph.source.file.empty() ? std::string("the graph") : graph.source.file;
+  if (names.empty()) throw ConfigError(fmt::format("{}: {} has no {} stage to apply it to", option, where, what));
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw ConfigError(fmt::format("{}: {} has {} {} stages ({}); choose one with --set NAME.KEY=VALUE", option, where,
+                                names.size(), what, list));
+}
+
+int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_path,
+                    const std::vector<std::string>& command_overrides, const std::vector<std::string>& csv_columns) {
+  // Everything that can be wrong with the configuration fails here, before any output exists.
+  std::vector<std::string> overrides = command_overrides;
+  overrides.insert(overrides.end(), opt.overrides.begin(), opt.overrides.end());
+  const std::shared_ptr<const Graph> graph = Graph::Load(graph_path, overrides);
+  if (graph->SourceType() != "source.file") {
+    throw ConfigError(graph_path + ": the graph's source is " + graph->SourceType() +
+                      "; batch commands need a source.file graph (use `ossicle listen` for live input)");
+  }
+  const std::vector<BatchInput> inputs = ExpandBatchInputs(opt.inputs);
+
+  RecordWriterOptions writer_options;
+  writer_options.path = opt.out;
+  writer_options.format = *EnumFromString<RecordFormat>(opt.format);  // CLI11 checked the spelling
+  writer_options.csv_columns = csv_columns;
+  writer_options.resume = opt.resume;
+  RecordWriter writer(writer_options);
+  if (opt.resume && !writer.Resumed().source.empty()) {
+    const ResumeInfo& r = writer.Resumed();
+    std::string dropped;
+    if (r.dropped_records > 0 || r.dropped_lines > 0) {
+      dropped = fmt::format(" (dropped {} record{} of unfinished files and {} incomplete line{})", r.dropped_records,
+                            r.dropped_records == 1 ? "" : "s", r.dropped_lines, r.dropped_lines == 1 ? "" : "s");
+    }
+    fmt::print(stderr, "resuming {}: {} file{} already reported{}\n", r.source, r.complete_files,
+               r.complete_files == 1 ? "" : "s", dropped);
+  }
+
+  BatchRunnerConfig config;
+  config.jobs = opt.jobs;
+  config.progress = *EnumFromString<ProgressMode>(opt.progress);
+  auto make_job = [graph]() -> BatchJob {
+    // Graph::RunFile is thread-safe: the workers share the graph (and its immutable model).
+    return [graph](const std::string& file, RecordSink& sink) {
+      graph->RunFile(file, [&sink](const Record& record) { sink.Add(record); });
+    };
+  };
+  const BatchResult result =
+      RunBatch(inputs, make_job, writer, config, [](const std::exception& e) { return static_cast<int>(ExitCodeFor(e)); });
+  writer.Finish();
+  if (config.progress == ProgressMode::kAlways ||
+      (config.progress == ProgressMode::kAuto && ::isatty(STDERR_FILENO) == 1)) {
+    fmt::print(stderr, "{} file{}: {} processed, {} failed, {} already reported{}\n", result.inputs,
+               result.inputs == 1 ? "" : "s", result.processed, result.failed, result.skipped,
+               opt.out.empty() ? "" : " -> " + opt.out);
+  }
+  return result.exit_code;
+}
+
+}  // namespace ossicle

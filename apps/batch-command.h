@@ -1,0 +1,48 @@
+// What `ossicle spot` and `ossicle transcribe` share: the batch options (inputs, --graph, --set, --out,
+// --format, --jobs, --resume, --progress) and the run itself — load the graph once, expand the inputs,
+// run the graph's per-file entry point on a worker pool, write the records (pipeline/batch-runner.h,
+// pipeline/record-writer.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pipeline/graph-config.h"
+
+namespace ossicle {
+
+struct BatchCommandOptions {
+  std::vector<std::string> inputs;     // files, folders, glob patterns
+  std::string graph;                   // "" = the command's default graph
+  std::vector<std::string> overrides;  // --set stage.key=value, applied after the command's own options
+  std::string out;                     // "" = standard output
+  std::string format = "jsonl";
+  int jobs = 1;
+  bool resume = false;
+  std::string progress = "auto";
+};
+
+// Registers the shared options on `cmd`; `default_graph` is the file name under configs/graphs/.
+void AddBatchOptions(CLI::App& cmd, BatchCommandOptions& opt, const std::string& default_graph);
+
+// The graph to run: `opt.graph`, or `default_graph` found by FindGraphFile.
+std::string BatchGraphPath(const BatchCommandOptions& opt, const std::string& default_graph);
+
+// configs/graphs/NAME from, in order: $OSSICLE_CONFIG_DIR, <executable's folder>/../share/ossicle/configs,
+// the source tree the binary was built from. ConfigError listing where it looked when none has it.
+std::string FindGraphFile(const std::string& name);
+
+// The name of the one stage whose type satisfies `matches`, for an option that sets it (`option`, e.g.
+// "--model"). ConfigError when the graph has none, or several.
+std::string StageFor(const GraphConfig& graph, std::string_view option, std::string_view what,
+                     bool (*matches)(std::string_view type));
+
+// Loads the graph with `command_overrides` then opt.overrides, runs it over the inputs and writes the
+// records with `csv_columns` for --format csv. Returns the exit code: 0, or that of the first error record
+// in the output (docs/errors.md).
+int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_path,
+                    const std::vector<std::string>& command_overrides, const std::vector<std::string>& csv_columns);
+
+}  // namespace ossicle
