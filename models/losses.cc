@@ -119,11 +119,14 @@ LossResult ClipCrossEntropyT(const BasicMatrix<Scalar>& log_probs, std::span<con
 using ArrayD = Eigen::Array<double, 1, Eigen::Dynamic>;
 using TableD = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// log(exp(a) + exp(b) + exp(c)) element-wise, exact for -inf entries.
+// log(exp(a) + exp(b) + exp(c)) element-wise. Shifted by the maximum, the sum is >= 1, so the tiny value
+// Eigen's vectorised exp gives for -inf (it clamps its argument near -709) does not matter; where all
+// three are -inf the result is set to exactly -inf (an unreachable state must stay unreachable).
 ArrayD LogSumExp3(const ArrayD& a, const ArrayD& b, const ArrayD& c) {
   const ArrayD m = a.max(b).max(c);
   const ArrayD shift = (m == kNegInf).select(ArrayD::Zero(m.size()), m);
-  return ((a - shift).exp() + (b - shift).exp() + (c - shift).exp()).log() + shift;
+  const ArrayD sum = ((a - shift).exp() + (b - shift).exp() + (c - shift).exp()).log() + shift;
+  return (m == kNegInf).select(ArrayD::Constant(m.size(), kNegInf), sum);
 }
 
 double LogAdd(double a, double b) {
