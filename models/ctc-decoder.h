@@ -144,7 +144,8 @@ class CtcBeamDecoder {
 
   // Same contract as CtcGreedyDecoder::AcceptFrames.
   void AcceptFrames(const MatrixF& log_probs, int64_t first_frame);
-  // The best hypothesis so far (with a word list: the best one that ends at a word end, if any).
+  // The best hypothesis so far; with a word list, the best one that ends at a word end, or when none
+  // does, the best one (its last word still being spelled).
   Transcript Partial() const;
   // The best final hypothesis; with a word list, only hypotheses ending at a word end qualify (none:
   // an empty transcript with confidence 0).
