@@ -7,13 +7,23 @@
 //                  output layer; element-wise gate math is not counted.
 // Also BM_PeakFma: the core's fp32 FMA peak measured with independent vector FMA chains (the yardstick
 // for "fraction of peak").
+// BM_TrainStep: one training step as torch_blstm.py's training benchmark times it: batch 32 x T = 100 random
+// frames, zero the gradients, forward, loss ("ce": frame cross-entropy on random labels in [0, C); "ctc":
+// CTC on random targets of 20 labels in [1, C), blank 0), backward, Adam step (lr 1e-3). frames_per_s =
+// 32 * 100 / step time; threads = TrainingPass num_threads (2: the directions in parallel).
 //   build/release/bench/models-benchmark --benchmark_filter=H128_L2
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "models/acoustic-model.h"
+#include "models/losses.h"
+#include "models/model-gradients.h"
+#include "models/optimizers.h"
+#include "models/training-pass.h"
 
 namespace {
 
@@ -98,6 +108,76 @@ void BM_PeakFma(benchmark::State& state) {
   state.counters["gflops"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsRate);
 }
 
+void BM_TrainStep(benchmark::State& state) {
+  const int hidden = static_cast<int>(state.range(0));
+  const int layers = static_cast<int>(state.range(1));
+  const bool ctc = state.range(2) == 1;
+  const int threads = static_cast<int>(state.range(3));
+  constexpr int kBatch = 32, kFrames = 100, kTargetLength = 20;
+  ModelArchitecture arch;
+  arch.input_size = kFeatures;
+  arch.hidden_size = hidden;
+  arch.num_layers = layers;
+  arch.bidirectional = true;
+  arch.num_classes = kClasses;
+  std::vector<std::string> labels;
+  for (int c = 0; c < kClasses; ++c) labels.push_back(std::to_string(c));
+  auto model = AcousticModel::Initialize(arch, ossicle::FeatureConfig::KaldiFbank(kFeatures), labels, 1);
+  SequenceBatch x;
+  x.max_frames = kFrames;
+  x.lengths.assign(kBatch, kFrames);
+  x.data = MatrixF::Random(kBatch * kFrames, kFeatures);
+  std::mt19937 rng(2);
+  std::vector<int32_t> frame_labels(kBatch * kFrames);
+  for (int32_t& y : frame_labels) y = static_cast<int32_t>(rng() % kClasses);
+  std::vector<std::vector<int32_t>> targets(kBatch, std::vector<int32_t>(kTargetLength));
+  for (auto& t : targets) {
+    for (int32_t& y : t) y = 1 + static_cast<int32_t>(rng() % (kClasses - 1));
+  }
+  ossicle::TrainingPass pass(*model, ossicle::TrainingPassConfig{0.0f, threads});
+  auto grads = ossicle::ModelGradients::ZerosLike(*model);
+  std::vector<std::string> names;
+  std::vector<int64_t> sizes;
+  std::vector<std::span<float>> params;
+  for (const auto& v : model->MutableParameters()) {
+    names.push_back(v.name);
+    sizes.push_back(static_cast<int64_t>(v.values.size()));
+    params.push_back(v.values);
+  }
+  std::vector<std::span<const float>> g;
+  for (const auto& v : grads.values) g.emplace_back(v);
+  ossicle::Optimizer adam(ossicle::OptimizerConfig{}, names, sizes);
+  MatrixF d_logits;
+  for (auto _ : state) {
+    grads.SetZero();
+    const ossicle::ModelOutput& y = pass.Forward(x);
+    const ossicle::LossResult loss =
+        ctc ? ossicle::CtcLoss(y.log_probs, targets, ossicle::CtcConfig{0, true}, &d_logits)
+            : ossicle::FrameCrossEntropy(y.log_probs, frame_labels, {}, &d_logits);
+    // PyTorch's reduction="mean": CE over frames; CTC per sequence divided by its target length, over the batch.
+    d_logits *= static_cast<float>(ctc ? 1.0 / (kBatch * kTargetLength) : 1.0 / loss.total_weight);
+    pass.Backward(d_logits, grads);
+    adam.Step(params, g, 1e-3);
+    model->ParametersChanged();
+    benchmark::DoNotOptimize(loss.loss);
+  }
+  const double n = static_cast<double>(state.iterations()) * kBatch * kFrames;
+  state.counters["frames_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
+  state.counters["gflops_3x_fwd"] =
+      benchmark::Counter(3.0 * n * FlopsPerFrame(hidden, layers) * 1e-9, benchmark::Counter::kIsRate);
+}
+
+void TrainGrid(benchmark::internal::Benchmark* b) {
+  for (int h : {64, 128, 256}) {
+    for (int l : {2, 3}) {
+      for (int loss : {0, 1}) {
+        for (int threads : {1, 2}) b->Args({h, l, loss, threads});
+      }
+    }
+  }
+  b->ArgNames({"H", "L", "ctc", "threads"});
+}
+
 void Grid(benchmark::internal::Benchmark* b) {
   for (int h : {64, 128, 256}) {
     for (int l : {2, 3}) {
@@ -115,4 +195,5 @@ void Grid(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_PeakFma);
 BENCHMARK(BM_Blstm)->Apply(Grid)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TrainStep)->Apply(TrainGrid)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_MAIN();
