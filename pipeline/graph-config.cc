@@ -34,7 +34,8 @@ void CheckKeys(const YAML::Node& map, const std::vector<std::string_view>& known
   }
 }
 
-StageSpec ParseStage(const YAML::Node& node, size_t index, const YamlSource& source) {
+StageSpec ParseStage(const YAML::Node& node_in, size_t index, const YamlSource& source) {
+  const YAML::Node& node = node_in;  // const: looking up a missing key must not add it
   const std::string where = "stages[" + std::to_string(index) + "]";
   if (!node.IsMap()) ThrowYamlError(source, node, where, "expected a mapping with name, type, input and options");
   StageSpec spec;
@@ -47,21 +48,27 @@ StageSpec ParseStage(const YAML::Node& node, size_t index, const YamlSource& sou
                    "stage name '" + spec.name + "' may only hold letters, digits, '_' and '-'");
   }
   CheckKeys(node, {"name", "type", "input", "options"}, source, spec.name);
-  spec.type_node = node["type"];
-  if (!spec.type_node.IsDefined() || spec.type_node.IsNull()) {
+  // Missing keys give yaml-cpp's invalid "zombie" nodes, which must not be assigned: check first.
+  const YAML::Node type = node["type"];
+  if (!type.IsDefined() || type.IsNull()) {
     ThrowYamlError(source, node, spec.name, "missing key 'type' (one of: " + [] {
       std::string all;
       for (auto n : StageRegistry::Builtin().Names()) all += (all.empty() ? "" : ", ") + std::string(n);
       return all;
     }() + ")");
   }
+  spec.type_node = type;
   spec.type = ReadScalar<std::string>(spec.type_node, source, spec.name + ".type");
   if (StageRegistry::Builtin().Find(spec.type) == nullptr) {
     ThrowYamlError(source, spec.type_node, spec.name + ".type",
                    "unknown stage type '" + spec.type + "'" + Suggest(spec.type, StageRegistry::Builtin().Names()));
   }
   const YAML::Node input = node["input"];
-  spec.input_node = input.IsDefined() ? input : node;
+  if (input.IsDefined()) {
+    spec.input_node = input;
+  } else {
+    spec.input_node = node;
+  }
   if (input.IsDefined() && !input.IsNull()) {
     if (input.IsSequence()) {
       for (size_t i = 0; i < input.size(); ++i) {
@@ -118,10 +125,8 @@ int GraphConfig::Find(const std::string& name) const {
   return -1;
 }
 
-GraphConfig ParseGraphConfig(const YAML::Node& root_in, const YamlSource& source,
+GraphConfig ParseGraphConfig(const YAML::Node& root, const YamlSource& source,
                              const std::vector<std::string>& overrides) {
-  // A deep copy: overrides must not change the caller's tree.
-  YAML::Node root = YAML::Clone(root_in);
   GraphConfig g;
   g.source = source;
   if (!root.IsDefined() || root.IsNull()) ThrowYamlError(source, root, "", "empty graph: expected a mapping with 'stages'");
@@ -172,7 +177,9 @@ GraphConfig ParseGraphConfig(const YAML::Node& root_in, const YamlSource& source
                         Suggest(stage, names));
     }
     StageSpec& s = g.stages[static_cast<size_t>(j)];
-    // The options node is shared with the (cloned) tree, so the override lands in the stage's options.
+    // A copy, so that the caller's tree stays as it was (the copy has no positions: messages about
+    // overridden options point at the stage).
+    if (s.overrides.empty()) s.options = YAML::Clone(s.options);
     ApplyOverride(s.options, assignment.substr(dot + 1));
     s.overrides.emplace_back(assignment.substr(dot + 1, eq - dot - 1), assignment.substr(eq + 1));
   }

@@ -52,7 +52,9 @@ class ModelInstance : public StageInstance {
         num_classes_(model->Architecture().num_classes),
         gated_(gated),
         ports_(ports),
-        held_(features.Dim()) {
+        block_(std::max(1, streaming.chunk_frames)),
+        held_(features.Dim()),
+        pending_(features.Dim()) {
     if (!gated_) decided_until_ = kAll;
   }
 
@@ -99,24 +101,33 @@ class ModelInstance : public StageInstance {
     while (t < end && FrameStart(frame_, t) + half_window_ < decided_until_) {
       const int64_t run = RunOf(t);
       if (run != run_) EndRun(out);
-      if (run == kNoRun) {
-        ++t;
-        held_.ReleaseBefore(t);
-        continue;
+      if (run != kNoRun) {
+        if (run_ == kNoRun) {
+          run_ = run;
+          run_first_frame_ = t;
+        }
+        const std::span<const float> frame = held_.Frame(t);
+        std::copy(frame.begin(), frame.end(), pending_.Append().begin());
       }
-      if (run_ == kNoRun) {
-        run_ = run;
-        run_first_frame_ = t;
-      }
-      // Every following frame of the same run that is decided goes in at once.
-      int64_t stop = t + 1;
-      while (stop < end && FrameStart(frame_, stop) + half_window_ < decided_until_ && RunOf(stop) == run) ++stop;
-      const std::span<const float> rows = held_.From(t);
-      stream_.AcceptFrames(Eigen::Map<const MatrixF>(rows.data(), stop - t, dim_));
-      held_.ReleaseBefore(stop);
-      t = stop;
-      EmitReady(out, false);
+      ++t;
+      held_.ReleaseBefore(t);
     }
+    // The model gets whole blocks of block_ frames counted from the run's start, whatever the chunking
+    // upstream: the same matrix products in the same order, so the output is bit for bit the same.
+    const int64_t fed = stream_.NumFramesAccepted();
+    const int64_t whole = (pending_.End() - fed) / block_ * block_;
+    if (whole > 0) Feed(fed + whole, out);
+  }
+
+  // Gives the pending frames of the run up to run frame `until` to the model and emits what it gives.
+  void Feed(int64_t until, Emitter& out) {
+    const int64_t from = stream_.NumFramesAccepted();
+    if (until > from) {
+      const std::span<const float> rows = pending_.From(from);
+      stream_.AcceptFrames(Eigen::Map<const MatrixF>(rows.data(), until - from, dim_));
+      pending_.ReleaseBefore(until);
+    }
+    EmitReady(out, false);
   }
 
   void EmitReady(Emitter& out, bool segment_end) {
@@ -138,9 +149,11 @@ class ModelInstance : public StageInstance {
 
   void EndRun(Emitter& out) {
     if (run_ == kNoRun) return;
+    Feed(pending_.End(), out);
     stream_.InputFinished();
     EmitReady(out, true);
     stream_.Reset();
+    pending_.Clear();
     run_ = kNoRun;
     emitted_ = 0;
   }
@@ -152,7 +165,9 @@ class ModelInstance : public StageInstance {
   int num_classes_;
   bool gated_;
   const std::vector<size_t>& ports_;  // owned by the stage, which outlives its instances
-  FrameBuffer held_;  // frames received, not yet given to the model or dropped
+  int64_t block_;      // frames given to the model at a time
+  FrameBuffer held_;   // frames received, not yet classified (absolute frame indices)
+  FrameBuffer pending_;  // frames of the current run not yet given to the model (indices from the run's start)
   std::deque<SpeechSegment> final_;
   std::optional<int64_t> open_start_;
   int64_t decided_until_ = 0;  // samples before it are classified
