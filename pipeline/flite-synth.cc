@@ -1,5 +1,6 @@
 // flite, linked (libflite + its CMU US voices), synthesising to memory.
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 
 #include "features/errors.h"
@@ -82,7 +83,7 @@ class FliteSynthesizer : public SpeechSynthesizer {
   }
 
   SynthesizedAudio Synthesize(const std::string& text, const std::string& voice, double rate, double pitch,
-                              uint64_t /*seed: flite is deterministic*/) const override {
+                              uint64_t seed) const override {
     CheckSynthesisRequest("flite", Voices(), text, voice, rate, pitch);
     std::lock_guard lock(FliteMutex());
     auto& registry = Registry();
@@ -90,6 +91,9 @@ class FliteSynthesizer : public SpeechSynthesizer {
     cst_voice* v = it->voice;
     feat_set_float(v->features, "duration_stretch", static_cast<float>(1.0 / rate));
     feat_set_float(v->features, "int_f0_target_mean", static_cast<float>(it->f0_mean * pitch));
+    // The clustergen voices (awb, rms, slt) draw from libc's rand(): seeded here, under the lock, a clip is
+    // a function of its arguments. (No other code of ours calls rand(); espeak-ng's calls run in children.)
+    std::srand(static_cast<unsigned>(seed ^ (seed >> 32)));
     cst_wave* w = GuardedTextToWave(text.c_str(), v);
     if (w == nullptr) throw AudioError("flite voice " + voice + ", text '" + text + "': synthesis failed");
     SynthesizedAudio out;

@@ -7,28 +7,34 @@
 //   }
 //
 // Engines (Debian packages):
-//   espeak-ng  libespeak-ng1 (built against libespeak-ng-dev): linked, synthesises to memory. Voices are
-//              "<language>+<variant>", English languages x espeak-ng's variants (m1..m7, f1..f5, ...).
-//              rate: words per minute = 175 x rate; pitch: espeak pitch 50 x pitch (0..100 scale, clamped).
-//   flite      libflite1 (built against flite1-dev): linked, synthesises to memory. Voices kal, kal16, awb,
-//              rms, slt. rate: duration_stretch = 1 / rate; pitch: int_f0_target_mean x pitch.
+//   espeak-ng  libespeak-ng1 (built against libespeak-ng-dev): linked; each clip is made in a forked child
+//              from a freshly initialised library (espeak-ng carries wave-generator state from one clip to
+//              the next otherwise) and handed back through a pipe. Voices are "<language>[+<variant>]":
+//              8 English languages x (no variant, m1..m7, f1..f5). rate: words per minute = 175 x rate
+//              (clamped to 80..450); pitch: espeak pitch 50 x pitch (0..100 scale, clamped). `seed`
+//              seeds espeak-ng's random choices (libc rand() in the child).
+//   flite      libflite1 (built against flite1-dev): linked, synthesises to memory. Voices awb, kal, kal16,
+//              rms, slt. rate: duration_stretch = 1 / rate; pitch: int_f0_target_mean x pitch. `seed`
+//              seeds libc rand(), which its clustergen voices (awb, rms, slt) draw from.
 //   festival   festival + festvox-kallpc16k / festvox-kdlpc16k / festvox-us-slt-hts: runs `text2wave`
-//              (no shell; the text goes through a temporary file). Voices kal_diphone, ked_diphone,
-//              cmu_us_slt_arctic_hts (those installed). rate via Duration_Stretch; pitch by resampling the
-//              output by `pitch` with the duration pre-compensated (Duration_Stretch = pitch / rate), which
-//              also moves the formants, like a shorter or longer vocal tract.
+//              (no shell; the text goes through a temporary file). Voices: those installed under
+//              /usr/share/festival/voices (kal_diphone, ked_diphone, cmu_us_slt_arctic_hts). Diphone
+//              voices: Duration_Stretch = 1 / rate, int_lr_params' F0 target mean and deviation x pitch.
+//              HTS voices ignore both, so hts_engine's speed -r = rate / pitch is used and the output is
+//              resampled by `pitch` (which also moves the formants, like a shorter or longer vocal tract).
 // rate and pitch are factors relative to the voice's default (1 = default); rate > 1 speaks faster.
-// Both must lie in [0.25, 4]. `seed` is for engines with random choices; the three engines here are
-// deterministic, so the same (text, voice, rate, pitch) always gives the same samples.
+// Both must lie in [0.25, 4]. Festival is deterministic and ignores `seed`; for every engine the same
+// (text, voice, rate, pitch, seed) gives the same samples.
 //
 // Errors: an unknown engine or voice, or rate/pitch out of range, is a ConfigError naming the value and
 // the choices; an engine that is not installed (or not compiled in) is a ConfigError that names the
 // Debian package to install, e.g. "speech engine 'festival' is not available: text2wave not found on
-// PATH (install the Debian package festival)". An engine that fails or produces no audio for a text is an
-// AudioError naming the engine, voice and text.
+// PATH (install the Debian package festival)". An engine that fails, hangs (killed after a minute or
+// two) or produces no audio for a text is an AudioError naming the engine, voice and text.
 //
-// Thread safety: Synthesize may be called from several threads. espeak-ng and flite keep global state,
-// so their calls are serialised by a process-wide lock; festival runs one process per call, in parallel.
+// Thread safety: Synthesize may be called from several threads. espeak-ng (one child process per clip)
+// and Festival (one text2wave process per clip) run in parallel; flite keeps global state, so its calls
+// are serialised by a process-wide lock.
 #pragma once
 
 #include <cstdint>

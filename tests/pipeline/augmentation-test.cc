@@ -1,0 +1,324 @@
+#include "pipeline/augmentation.h"
+
+#include <sndfile.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "features/errors.h"
+#include "support/bad-audio-files.h"
+#include "support/message-matcher.h"
+
+namespace ossicle {
+namespace {
+
+using test::HasMessage;
+using test::ScopedTempDir;
+
+std::vector<float> Sine(int64_t n, double freq_hz, double rate_hz, double amplitude) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    x[static_cast<size_t>(i)] =
+        static_cast<float>(amplitude * std::sin(2 * std::numbers::pi * freq_hz * static_cast<double>(i) / rate_hz));
+  }
+  return x;
+}
+
+// Sign changes, ignoring exact zeros: a sine of f Hz over d seconds has about 2 f d.
+int64_t ZeroCrossings(const std::vector<float>& x) {
+  int64_t n = 0;
+  for (size_t i = 1; i < x.size(); ++i) n += (x[i - 1] < 0) != (x[i] < 0);
+  return n;
+}
+
+double Db(double ratio) { return 10.0 * std::log10(ratio); }
+
+double Lag1Correlation(const std::vector<float>& x) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i + 1 < x.size(); ++i) num += static_cast<double>(x[i]) * x[i + 1];
+  for (float v : x) den += static_cast<double>(v) * v;
+  return num / den;
+}
+
+TEST_CASE("augmentation: random numbers are fixed by the seed", "[augmentation]") {
+  // std::mt19937_64's first output for its default seed 5489 is 14514284786278117030 (the C++ standard
+  // fixes the engine); (x >> 11) * 2^-53 = 0.7868209548678019 (python3: (14514284786278117030 >> 11) * 2**-53).
+  std::mt19937_64 rng;
+  CHECK(Uniform01(rng) == 0.7868209548678019);
+  std::mt19937_64 a(7), b(7);
+  for (int i = 0; i < 100; ++i) CHECK(StandardNormal(a) == StandardNormal(b));
+  UniformRange r{2.0, 3.0};
+  for (int i = 0; i < 1000; ++i) {
+    const double v = UniformIn(r, a);
+    REQUIRE(v >= 2.0);
+    REQUIRE(v <= 3.0);
+  }
+}
+
+TEST_CASE("augmentation: noise is mixed at the requested SNR", "[augmentation]") {
+  const std::vector<float> clean = Sine(16000, 440, 16000, 0.3);
+  std::mt19937_64 rng(1);
+  for (double snr : {-5.0, 0.0, 10.0, 23.5}) {
+    for (int kind = 0; kind < 2; ++kind) {
+      const std::vector<float> noise = kind == 0 ? WhiteNoise(16000, rng) : PinkNoise(16000, rng);
+      std::vector<float> mixed = clean;
+      const double scale = MixAtSnr(mixed, noise, snr);
+      REQUIRE(scale > 0);
+      std::vector<float> added(mixed.size());
+      for (size_t i = 0; i < mixed.size(); ++i) added[i] = mixed[i] - clean[i];
+      INFO("snr " << snr << " kind " << kind);
+      CHECK(Db(MeanPower(clean) / MeanPower(added)) == Approx(snr).margin(0.1));
+    }
+  }
+  SECTION("a silent signal or silent noise adds nothing") {
+    std::vector<float> silent(100, 0.0f);
+    const std::vector<float> noise = WhiteNoise(100, rng);
+    CHECK(MixAtSnr(silent, noise, 10) == 0.0);
+    CHECK(MeanPower(silent) == 0.0);
+    std::vector<float> x = clean;
+    CHECK(MixAtSnr(x, std::vector<float>(x.size(), 0.0f), 10) == 0.0);
+    CHECK(x == clean);
+  }
+  SECTION("a noise of another length is refused") {
+    std::vector<float> x(10, 0.5f);
+    CHECK_THROWS_MATCHES(MixAtSnr(x, std::vector<float>(9, 0.1f), 0), ConfigError,
+                         HasMessage("noise has 9 samples; expected 10"));
+  }
+}
+
+TEST_CASE("augmentation: white and pink noise have unit variance; pink is low-pass", "[augmentation]") {
+  std::mt19937_64 rng(3);
+  const std::vector<float> white = WhiteNoise(200000, rng);
+  const std::vector<float> pink = PinkNoise(200000, rng);
+  CHECK(MeanPower(white) == Approx(1.0).margin(0.02));
+  // Every pink sample has variance 1, but the slow rows barely change within one clip, so the power of
+  // one clip varies a lot: average over many independent clips instead.
+  double pink_power = 0;
+  for (int clip = 0; clip < 400; ++clip) pink_power += MeanPower(PinkNoise(2000, rng)) / 400;
+  CHECK(pink_power == Approx(1.0).margin(0.05));
+  // White noise is uncorrelated from sample to sample; 1/f noise is dominated by slow components.
+  CHECK(std::abs(Lag1Correlation(white)) < 0.01);
+  CHECK(Lag1Correlation(pink) > 0.5);
+}
+
+TEST_CASE("augmentation: gain, shift and speed", "[augmentation]") {
+  SECTION("gain in dB") {
+    std::vector<float> x = Sine(1000, 100, 16000, 0.25);
+    const double before = MeanPower(x);
+    ApplyGainDb(x, 6.0);
+    CHECK(Db(MeanPower(x) / before) == Approx(6.0).margin(1e-4));
+    ApplyGainDb(x, -20.0);
+    CHECK(Db(MeanPower(x) / before) == Approx(-14.0).margin(1e-4));
+  }
+  SECTION("shift keeps the length and fills with zeros") {
+    std::vector<float> x = {1, 2, 3, 4, 5};
+    ShiftSamples(x, 2);
+    CHECK(x == std::vector<float>{0, 0, 1, 2, 3});
+    x = {1, 2, 3, 4, 5};
+    ShiftSamples(x, -1);
+    CHECK(x == std::vector<float>{2, 3, 4, 5, 0});
+    x = {1, 2, 3};
+    ShiftSamples(x, 7);
+    CHECK(x == std::vector<float>{0, 0, 0});
+    x = {1, 2, 3};
+    ShiftSamples(x, -3);
+    CHECK(x == std::vector<float>{0, 0, 0});
+  }
+  SECTION("speed changes the duration by the factor and the frequency with it") {
+    const std::vector<float> x = Sine(16000, 440, 16000, 0.5);
+    for (double factor : {0.8, 0.9, 1.1, 1.25}) {
+      const std::vector<float> y = ChangeSpeed(x, factor);
+      INFO("factor " << factor);
+      CHECK(static_cast<int64_t>(y.size()) == std::llround(16000 / factor));
+      // The same number of periods in 1 / factor of the time: the crossing count stays ~880.
+      CHECK(ZeroCrossings(y) == Approx(880).margin(3));
+      CHECK(MeanPower(y) == Approx(0.125).epsilon(0.02));
+    }
+    CHECK_THROWS_MATCHES(ChangeSpeed(x, 3.0), ConfigError, HasMessage("augmentation.speed.factor = 3"));
+  }
+}
+
+TEST_CASE("augmentation: SpecAugment masks stay within their bounds", "[augmentation]") {
+  const int base = 10, dim = 30;  // deltas of order 2 appended
+  const int64_t frames = 50;
+  SpecAugmentConfig config;
+  config.time_masks = 3;
+  config.max_time_mask_frames = 20;
+  config.max_time_mask_fraction = 0.2;  // caps the width at 10 frames here
+  config.freq_masks = 2;
+  config.max_freq_mask_bins = 4;
+  for (MaskFill fill : {MaskFill::kZero, MaskFill::kMean}) {
+    config.fill = fill;
+    for (uint64_t seed = 0; seed < 200; ++seed) {
+      std::vector<float> x(static_cast<size_t>(frames * dim));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = 1.0f + static_cast<float>(i % 97);
+      const std::vector<float> original = x;
+      std::vector<float> column_mean(dim, 0.0f);
+      for (int d = 0; d < dim; ++d) {
+        double s = 0;
+        for (int64_t t = 0; t < frames; ++t) s += original[static_cast<size_t>(t * dim + d)];
+        column_mean[static_cast<size_t>(d)] = static_cast<float>(s / frames);
+      }
+      std::mt19937_64 rng(seed);
+      const auto masks = ApplySpecAugment(x, frames, dim, base, config, rng);
+      REQUIRE(masks.size() == 5);
+      std::vector<bool> masked(x.size(), false);
+      for (const SpecMask& m : masks) {
+        INFO("seed " << seed << (m.time ? " time" : " freq") << " start " << m.start << " width " << m.width);
+        REQUIRE(m.start >= 0);
+        REQUIRE(m.width >= 0);
+        if (m.time) {
+          REQUIRE(m.width <= 10);
+          REQUIRE(m.start + m.width <= frames);
+          for (int64_t t = m.start; t < m.start + m.width; ++t) {
+            for (int d = 0; d < dim; ++d) masked[static_cast<size_t>(t * dim + d)] = true;
+          }
+        } else {
+          REQUIRE(m.width <= 4);
+          REQUIRE(m.start + m.width <= base);
+          for (int block = 0; block < dim; block += base) {
+            for (int64_t f = m.start; f < m.start + m.width; ++f) {
+              for (int64_t t = 0; t < frames; ++t) masked[static_cast<size_t>(t * dim + block + f)] = true;
+            }
+          }
+        }
+      }
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float expected = masked[i] ? (fill == MaskFill::kZero ? 0.0f : column_mean[i % dim]) : original[i];
+        if (x[i] != expected) {
+          FAIL("seed " << seed << " index " << i << " expected " << expected << " actual " << x[i]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("augmentation: the Augmenter is deterministic for a seed and mixes background audio", "[augmentation]") {
+  ScopedTempDir tmp;
+  const std::string bg = test::WriteSineFile(tmp.path(), "bg.wav", 16000, 1, 0.3, SF_FORMAT_WAV | SF_FORMAT_PCM_16,
+                                             1000.0, 0.2);
+  std::ofstream(tmp.path() / "bg.tsv") << "path\nbg.wav\n";
+  AugmentationConfig config;
+  config.noise.probability = 1.0;
+  config.noise.snr_db = {12.0, 12.0};
+  config.noise.white_weight = 0;
+  config.noise.pink_weight = 0;
+  config.noise.background_weight = 1;
+  config.noise.background_manifest = (tmp.path() / "bg.tsv").string();
+  Augmenter aug(config, 16000);
+  CHECK(aug.NumBackgroundFiles() == 1);
+  const std::vector<float> clean = Sine(16000, 300, 16000, 0.3);  // longer than the background: it loops
+  std::vector<float> a = clean, b = clean;
+  std::mt19937_64 ra(11), rb(11);
+  aug.ApplyToWaveform(a, ra);
+  aug.ApplyToWaveform(b, rb);
+  CHECK(a == b);
+  std::vector<float> added(a.size());
+  for (size_t i = 0; i < a.size(); ++i) added[i] = a[i] - clean[i];
+  CHECK(Db(MeanPower(clean) / MeanPower(added)) == Approx(12.0).margin(0.1));
+  // The added noise is the 1 kHz background tone: ~2000 crossings per second.
+  CHECK(ZeroCrossings(added) == Approx(2000).margin(20));
+
+  SECTION("all steps on: still the same result for the same seed, different for another") {
+    AugmentationConfig all;
+    all.speed.probability = 1;
+    all.shift.probability = 1;
+    all.noise.probability = 1;
+    all.gain.probability = 1;
+    Augmenter aug2(all, 16000);
+    std::vector<float> x = clean, y = clean, z = clean;
+    std::mt19937_64 r1(5), r2(5), r3(6);
+    aug2.ApplyToWaveform(x, r1);
+    aug2.ApplyToWaveform(y, r2);
+    aug2.ApplyToWaveform(z, r3);
+    CHECK(x == y);
+    CHECK(x != z);
+  }
+}
+
+TEST_CASE("augmentation: every validation rule names its field", "[augmentation]") {
+  auto check = [](AugmentationConfig c, const std::string& part) {
+    CHECK_THROWS_MATCHES(c.Validate(), ConfigError, HasMessage(part, "augmentation."));
+  };
+  AugmentationConfig c;
+  CHECK_NOTHROW(c.Validate());
+  {
+    auto d = c;
+    d.noise.probability = 1.5;
+    check(d, "augmentation.noise.probability = 1.5; expected in [0, 1]");
+  }
+  {
+    auto d = c;
+    d.noise.snr_db = {10, 5};
+    check(d, "augmentation.noise.snr_db.max = 5; expected >= min (10)");
+  }
+  {
+    auto d = c;
+    d.noise.snr_db = {-80, 5};
+    check(d, "augmentation.noise.snr_db.min = -80; expected in [-50, 100]");
+  }
+  {
+    auto d = c;
+    d.speed.factor = {0.9, 2.5};
+    check(d, "augmentation.speed.factor.max = 2.5");
+  }
+  {
+    auto d = c;
+    d.gain.gain_db = {-70, 0};
+    check(d, "augmentation.gain.gain_db.min = -70");
+  }
+  {
+    auto d = c;
+    d.shift.probability = -0.1;
+    check(d, "augmentation.shift.probability = -0.1");
+  }
+  {
+    auto d = c;
+    d.noise.background_weight = 1;
+    check(d, "augmentation.noise.background_weight = 1; expected 0 when no background_manifest is given");
+  }
+  {
+    auto d = c;
+    d.noise.background_manifest = "bg.tsv";
+    check(d, "augmentation.noise.background_weight = 0; expected > 0 when background_manifest is given");
+  }
+  {
+    auto d = c;
+    d.noise.probability = 0.5;
+    d.noise.white_weight = 0;
+    d.noise.pink_weight = 0;
+    check(d, "augmentation.noise.white_weight = 0; expected white_weight + pink_weight + background_weight > 0");
+  }
+  {
+    auto d = c;
+    d.noise.pink_weight = -1;
+    check(d, "augmentation.noise.pink_weight = -1; expected >= 0");
+  }
+  {
+    auto d = c;
+    d.spec_augment.time_masks = -1;
+    check(d, "augmentation.spec_augment.time_masks = -1");
+  }
+  {
+    auto d = c;
+    d.spec_augment.max_time_mask_fraction = 1.5;
+    check(d, "augmentation.spec_augment.max_time_mask_fraction = 1.5; expected in [0, 1]");
+  }
+  {
+    auto d = c;
+    d.spec_augment.max_freq_mask_bins = -2;
+    check(d, "augmentation.spec_augment.max_freq_mask_bins = -2");
+  }
+  {
+    auto d = c;
+    d.speed.probability = 2;
+    check(d, "augmentation.speed.probability = 2");
+  }
+}
+
+}  // namespace
+}  // namespace ossicle
