@@ -35,15 +35,15 @@ struct TrainOptions {
 };
 
 // "epoch 3/15  [=====>     ]  12/63  step 138/945  loss 0.4231  lr 2.00e-03  5321 frames/s  ETA 1:23",
-// cut to `width` (the bar is dropped first).
-std::string ProgressLine(const StepProgress& p, int width) {
+// cut to `width` (the bar is dropped first; log lines have none).
+std::string ProgressLine(const StepProgress& p, int width, bool bar_wanted = true) {
   const std::string head = fmt::format("epoch {}/{}", p.epoch, p.num_epochs);
   const std::string tail =
       fmt::format("{}/{}  step {}/{}  loss {:.4f}  lr {:.2e}  {:.0f} frames/s  ETA {}", p.batch, p.num_batches,
                   p.step, p.total_steps, p.loss, p.learning_rate, p.frames_per_s, FormatDuration(p.eta_s));
   const int room = width - static_cast<int>(head.size() + tail.size()) - 6;
   std::string line = head;
-  if (room >= 10) {
+  if (bar_wanted && room >= 10) {
     const int bar = std::min(room, 30);
     const auto filled = static_cast<int>(static_cast<double>(bar) * static_cast<double>(p.batch) /
                                          static_cast<double>(std::max<int64_t>(1, p.num_batches)));
@@ -101,7 +101,7 @@ int RunTrain(const TrainOptions& opt) {
       std::fflush(stderr);
       line_open = true;
     } else if (p.step % config.training.log_every_steps == 0) {
-      fmt::print("{}\n", ProgressLine(p, 1000));
+      fmt::print("{}\n", ProgressLine(p, 1000, /*bar_wanted=*/false));
       std::fflush(stdout);
     }
   };

@@ -701,7 +701,8 @@ TrainResult Trainer::Run() {
       reason = "max_steps";
       break;
     }
-    if (tc.early_stopping_patience > 0 && s.epochs_without_improvement >= tc.early_stopping_patience) {
+    if (tc.early_stopping_patience > 0 && s.epochs_without_improvement >= tc.early_stopping_patience &&
+        s.epoch < tc.epochs) {
       s.Log("early stopping: no better dev metric for " + std::to_string(s.epochs_without_improvement) + " epochs");
       reason = "early_stopping";
       break;
