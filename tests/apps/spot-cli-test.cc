@@ -277,6 +277,47 @@ TEST_CASE("spot: --progress always draws the bar on stderr", "[cli][batch]") {
   CHECK(JsonLines(r.out).size() == 3);  // stdout holds only records
 }
 
+TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --threshold", "[cli][batch]") {
+  test::ScopedTempDir tmp;
+  // A model with keyword labels (random weights from the PyTorch goldens: scores are arbitrary but fixed).
+  RunResult r = Run("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
+                        "/models/lstm_bi_2layer.safetensors --out kws.safetensors --labels "
+                        "_silence_,yes,no,up,down,left,right,on,off,stop,go,_unknown_",
+                    tmp.path());
+  REQUIRE(r.exit_code == 0);
+  const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";
+  const std::string args = "spot " + audio + "yes_en-us_16k.wav " + audio + "stop_en_16k.wav " + audio +
+                           "no_en-gb-x-rp_16k.wav --model kws.safetensors --keywords yes,no --threshold 0.05";
+  const RunResult one = Run(args + " --jobs 1", tmp.path());
+  const RunResult two = Run(args + " --jobs 2", tmp.path());
+  CHECK(one.exit_code == 0);
+  CHECK(two.out == one.out);
+  const auto records = JsonLines(one.out);
+  std::map<std::string, int> hits;
+  for (const Json& j : records) {
+    if (j["type"] == "hit") {
+      CHECK((j["keyword"] == "yes" || j["keyword"] == "no"));  // --keywords chose them
+      CHECK(j["score"].get<double>() >= 0.05);                  // --threshold
+      CHECK(j["start_s"].get<double>() < j["end_s"].get<double>());
+      ++hits[j["file"]];
+    }
+  }
+  const auto t = TerminalRecords(records);
+  REQUIRE(t.size() == 3);
+  int total = 0;
+  for (const auto& [file, rec] : t) {
+    CHECK(rec["type"] == "summary");
+    CHECK(rec["hits"] == hits[file]);
+    total += hits[file];
+  }
+  CHECK(total > 0);
+  // A keyword the model does not have is a configuration error, before any output.
+  r = Run("spot " + audio + "yes_en-us_16k.wav --model kws.safetensors --keywords maybe --out o.jsonl", tmp.path());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("maybe"));
+  CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
+}
+
 // ---- kill -9 part-way through 1000 files, then --resume (issue 7)
 
 int64_t CountLines(const fs::path& p) {
