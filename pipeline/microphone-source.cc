@@ -24,6 +24,19 @@
 #if OSSICLE_HAVE_ALSA
 #include <alsa/asoundlib.h>
 #endif
+// Under AddressSanitizer: the audio libraries PortAudio probes (ALSA plugins, JACK) keep allocations that
+// LeakSanitizer reports at exit, from modules they have unloaded. They are not ossicle's; the calls into
+// PortAudio run with leak detection paused (__lsan_disable is per thread).
+#if defined(__SANITIZE_ADDRESS__)
+#define OSSICLE_PAUSE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OSSICLE_PAUSE_LSAN 1
+#endif
+#endif
+#if OSSICLE_PAUSE_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 #endif
 
 namespace ossicle {
@@ -143,10 +156,14 @@ extern "C" void SilentAlsaErrorHandler(const char*, int, const char*, int, const
 
 // Points fd 2 at a temporary file for its lifetime, so the libraries PortAudio probes cannot spray the
 // terminal; Text() returns what they printed (for an error message). Does nothing with OSSICLE_AUDIO_DEBUG.
-// Other threads' stderr output is captured too while it is alive, so it only wraps short calls.
+// Other threads' stderr output is captured too while it is alive, so it only wraps short calls. It wraps
+// every call into PortAudio, so it also pauses LeakSanitizer (see OSSICLE_PAUSE_LSAN).
 class QuietStderr {
  public:
   QuietStderr() {
+#if OSSICLE_PAUSE_LSAN
+    __lsan_disable();
+#endif
     if (AudioDebug()) return;
     std::fflush(stderr);
     capture_ = std::tmpfile();
@@ -157,7 +174,12 @@ class QuietStderr {
       saved_fd_ = -1;
     }
   }
-  ~QuietStderr() { Restore(); }
+  ~QuietStderr() {
+    Restore();
+#if OSSICLE_PAUSE_LSAN
+    __lsan_enable();
+#endif
+  }
   QuietStderr(const QuietStderr&) = delete;
   QuietStderr& operator=(const QuietStderr&) = delete;
 
