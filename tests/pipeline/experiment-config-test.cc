@@ -110,7 +110,7 @@ TEST_CASE("a features_file is the base of the inline features", "[pipeline][trai
   CHECK_THROWS_MATCHES(e.Load(text), ConfigError, HasMessage(":4:16: features_file: '", e.Y()));
 }
 
-TEST_CASE("--set overrides apply before reading and are named in messages", "[pipeline][training][experiment]") {
+TEST_CASE("experiment: --set overrides apply before reading and are named in messages", "[pipeline][training][experiment]") {
   Experiment e;
   const ExperimentConfig c = e.Load(Experiment::Base(), {"training.epochs=7", "model.cell=gru"});
   CHECK(c.training.epochs == 7);

@@ -205,7 +205,7 @@ TEST_CASE("stage options are strict and validated", "[graph][config]") {
   }
 }
 
-TEST_CASE("--set overrides stage options before validation", "[graph][config]") {
+TEST_CASE("graph: --set overrides stage options before validation", "[graph][config]") {
   Fixture f;
   const std::string file = f.Write(kGood);
   SECTION("a value") {
