@@ -385,6 +385,7 @@ struct CtcBeamDecoder::Impl {
     }
   }
 
+  // `token`: the last token of the candidate's sequence (the token of a new run).
   TimePtr TimesFrom(const Source& s, int token, int64_t frame) const {
     const Hyp& h = beam[static_cast<size_t>(s.hyp)];
     const TimePtr& base = s.state == 0 ? h.tb : h.tnb;
@@ -477,8 +478,12 @@ struct CtcBeamDecoder::Impl {
       h.lpnb = c.lpnb;
       h.vb = c.vb;
       h.vnb = c.vnb;
-      if (c.vb > kNegInf) h.tb = TimesFrom(c.sb, c.token, frame);
-      if (c.vnb > kNegInf) h.tnb = TimesFrom(c.snb, c.token, frame);
+      // A new token run (kind 2) may come from another hypothesis than c.src: one that is c's sequence
+      // minus its last token, merged into c when c keeps c.src's prefix (c.token = -1). The run's token
+      // is then the last token of that prefix, never c.token.
+      const int last_token = Split(c).second;
+      if (c.vb > kNegInf) h.tb = TimesFrom(c.sb, last_token, frame);
+      if (c.vnb > kNegInf) h.tnb = TimesFrom(c.snb, last_token, frame);
       next.push_back(std::move(h));
     }
     if (next.empty()) {

@@ -276,6 +276,61 @@ TEST_CASE("beam scores match a brute-force enumeration of every alignment", "[mo
   }
 }
 
+TEST_CASE("beam: a token extending a shorter prefix onto one already in the beam keeps its times", "[models][ctc][beam]") {
+  // After frame 3 the beam holds "ab" (many alignments, ranked first) and "a" (one strong alignment:
+  // 'a' then blanks). On frame 4 (b at 0.9) the best alignment of "ab" ending in 'b' extends "a" with a
+  // new 'b' run, merged into the candidate made from "ab" itself; that run must carry token 'b' and start
+  // on frame 4 (it once carried no valid token: garbage text, varying from run to run).
+  const std::vector<std::string> tokens = {"<blank>", "a", "b"};
+  MatrixF p(5, 3);
+  p << 0.05f, 0.9f, 0.05f,  //
+      0.55f, 0.05f, 0.4f,   //
+      0.55f, 0.05f, 0.4f,   //
+      0.55f, 0.05f, 0.4f,   //
+      0.05f, 0.05f, 0.9f;
+  const MatrixF lp = p.array().log().matrix();
+  for (CtcPathScore kind : {CtcPathScore::kSum, CtcPathScore::kMax}) {
+    INFO("path_score " << (kind == CtcPathScore::kSum ? "sum" : "max"));
+    CtcBeamConfig bc;
+    bc.beam_width = 8;
+    bc.path_score = kind;
+    CtcBeamDecoder beam(bc, tokens, kShift);
+    const Transcript t = DecodeAll(beam, lp);
+    CHECK(t.text == "ab");
+    REQUIRE(t.tokens.size() == 2);
+    CHECK(t.tokens[0].token == "a");
+    CHECK(t.tokens[0].start_s == Approx(0.0));
+    CHECK(t.tokens[0].end_s == Approx(kShift));
+    CHECK(t.tokens[1].token == "b");
+    CHECK(t.tokens[1].start_s == Approx(4 * kShift));
+    CHECK(t.tokens[1].end_s == Approx(5 * kShift));
+    REQUIRE(t.words.size() == 1);
+    CHECK(t.words[0].token == "ab");
+  }
+}
+
+TEST_CASE("beam: the transcript's tokens always spell the best hypothesis", "[models][ctc][beam]") {
+  // Times and text come from the best alignment's token runs, the hypotheses from the prefixes: both must
+  // name the same label sequence, whatever the posteriors.
+  for (CtcPathScore kind : {CtcPathScore::kSum, CtcPathScore::kMax}) {
+    for (uint32_t seed = 1; seed <= 40; ++seed) {
+      INFO("seed " << seed << ", path_score " << (kind == CtcPathScore::kSum ? "sum" : "max"));
+      CtcBeamConfig bc;
+      bc.beam_width = 6;
+      bc.path_score = kind;
+      CtcBeamDecoder beam(bc, {"<blank>", "a", "b", "c"}, kShift);
+      const Transcript t = DecodeAll(beam, RandomPosteriors(40, 4, seed, 1.5f));
+      std::string spelled;
+      for (const TokenTime& tok : t.tokens) {
+        REQUIRE((tok.token == "a" || tok.token == "b" || tok.token == "c"));
+        spelled += tok.token;
+      }
+      CHECK(t.text == spelled);
+      CHECK(t.text == beam.Hypotheses().front().first);
+    }
+  }
+}
+
 TEST_CASE("a word list forces known words", "[models][ctc][beam]") {
   // Frame by frame "yez no": the 'z' frame has z at 0.5 and s at 0.4.
   MatrixF p = PathPosteriors("_y_e_z_|_n_o_").array().exp().matrix();
