@@ -11,35 +11,15 @@
 
 #include "models/acoustic-model.h"
 #include "models/safetensors.h"
+#include "models/golden-case.h"
 
 namespace ossicle {
 namespace {
 
 constexpr double kTolerance = 1e-5;
 
-struct GoldenCase {
-  SafetensorsFile file;
-  ModelArchitecture arch;
-  SequenceBatch input;
-};
-
-GoldenCase LoadCase(const std::string& path) {
-  GoldenCase c{SafetensorsFile::Open(path), {}, {}};
-  const auto cfg = nlohmann::json::parse(c.file.Metadata().at("config"));
-  c.arch.cell = cfg.at("kind") == "lstm" ? CellType::kLstm : CellType::kGru;
-  c.arch.input_size = cfg.at("input_size");
-  c.arch.hidden_size = cfg.at("hidden_size");
-  c.arch.num_layers = cfg.at("num_layers");
-  c.arch.bidirectional = cfg.at("bidirectional");
-  c.arch.num_classes = cfg.at("num_classes");
-  const auto& shape = c.file.Info("input").shape;  // [B, T, F]
-  c.input.max_frames = shape.at(1);
-  c.input.lengths = c.file.ReadInt("lengths");
-  const std::vector<float> x = c.file.ReadFloat("input");
-  c.input.data = MatrixF(shape[0] * shape[1], shape[2]);
-  std::copy(x.begin(), x.end(), c.input.data.data());
-  return c;
-}
+using test::GoldenCase;
+GoldenCase LoadCase(const std::string& path) { return test::LoadGoldenCase(path); }
 
 // Max |got - want| over every frame, padding included (PyTorch's values there: zeros for rnn_output, the
 // head applied to zeros for logits and log_probs); rnn_output must be exactly zero past each length.

@@ -15,6 +15,7 @@
 #include "models/safetensors.h"
 #include "models/training-pass.h"
 #include "support/message-matcher.h"
+#include "models/golden-case.h"
 
 namespace ossicle {
 namespace {
@@ -44,29 +45,8 @@ void CompareTensor(const std::string& what, const Got& got, const std::vector<do
   CHECK(worst <= tolerance * std::max(scale, 1e-30));
 }
 
-struct GoldenCase {
-  SafetensorsFile file;
-  ModelArchitecture arch;
-  SequenceBatch input;
-};
-
-GoldenCase LoadCase(const std::string& path) {
-  GoldenCase c{SafetensorsFile::Open(path), {}, {}};
-  const auto cfg = nlohmann::json::parse(c.file.Metadata().at("config"));
-  c.arch.cell = cfg.at("kind") == "lstm" ? CellType::kLstm : CellType::kGru;
-  c.arch.input_size = cfg.at("input_size");
-  c.arch.hidden_size = cfg.at("hidden_size");
-  c.arch.num_layers = cfg.at("num_layers");
-  c.arch.bidirectional = cfg.at("bidirectional");
-  c.arch.num_classes = cfg.at("num_classes");
-  const auto& shape = c.file.Info("input").shape;  // [B, T, F]
-  c.input.max_frames = shape.at(1);
-  c.input.lengths = c.file.ReadInt("lengths");
-  const std::vector<float> x = c.file.ReadFloat("input");
-  c.input.data = MatrixF(shape[0] * shape[1], shape[2]);
-  std::copy(x.begin(), x.end(), c.input.data.data());
-  return c;
-}
+using test::GoldenCase;
+GoldenCase LoadCase(const std::string& path) { return test::LoadGoldenCase(path); }
 
 // Losses within 1e-5 relative, gradients of every parameter and of the input within 1e-4 of the largest.
 void CheckAgainstPyTorch(const std::string& path, int num_threads) {
