@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <system_error>
 #include <utility>
+
+#include "features/errors.h"
 
 namespace ossicle {
 
@@ -194,6 +198,158 @@ std::vector<BatchInput> ExpandBatchInputs(const std::vector<std::string>& args) 
     for (BatchInput& input : ExpandOne(arg)) {
       const std::string key = input.Ok() ? IdentityOf(input.path) : input.error;
       if (seen.insert(key).second) out.push_back(std::move(input));
+    }
+  }
+  return out;
+}
+
+// ---- shards
+
+namespace {
+
+// A whole decimal number in [0, max]; nullopt for anything else (signs, spaces, empty, overflow).
+std::optional<int64_t> ParseCount(std::string_view text, int64_t max) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0 || value > max) return std::nullopt;
+  return value;
+}
+
+constexpr int64_t kMaxEnvironmentValue = int64_t{1} << 40;  // far above any job array's task ids
+
+std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+}  // namespace
+
+std::string Shard::Name() const { return std::to_string(index) + "/" + std::to_string(count); }
+
+Shard ParseShard(std::string_view text, std::string_view option) {
+  const size_t slash = text.find('/');
+  std::optional<int64_t> k, n;
+  if (slash != std::string_view::npos) {
+    k = ParseCount(text.substr(0, slash), kMaxShards);
+    n = ParseCount(text.substr(slash + 1), kMaxShards);
+  }
+  if (!k || !n || *k < 1 || *n < 1 || *k > *n) {
+    throw ConfigError(std::string(option) + " " + Quoted(text) + ": expected K/N with 1 <= K <= N <= " +
+                      std::to_string(kMaxShards) + " (shard K of N), e.g. 1/4");
+  }
+  Shard shard;
+  shard.index = *k;
+  shard.count = *n;
+  shard.origin = std::string(option) + " " + std::string(text);
+  return shard;
+}
+
+EnvironmentLookup ProcessEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Shard ShardFromEnvironment(const EnvironmentLookup& env, std::optional<int64_t> count, std::string_view option) {
+  const std::string opt(option);
+  if (count && (*count < 1 || *count > kMaxShards)) {
+    throw ConfigError(opt + ": shard count " + std::to_string(*count) + "; expected 1 to " +
+                      std::to_string(kMaxShards));
+  }
+  // A variable that must hold a whole number; `required` = absent is an error.
+  auto number = [&](const std::string& name, bool required) -> std::optional<int64_t> {
+    const std::optional<std::string> value = env(name);
+    if (!value) {
+      if (!required) return std::nullopt;
+      throw ConfigError(opt + ": " + name + " is not set (a Slurm job array sets it with SLURM_ARRAY_TASK_ID)");
+    }
+    const std::optional<int64_t> n = ParseCount(*value, kMaxEnvironmentValue);
+    if (!n) throw ConfigError(opt + ": " + name + "=" + Quoted(*value) + ": expected a non-negative integer");
+    return n;
+  };
+
+  Shard shard;
+  if (env("SLURM_ARRAY_TASK_ID")) {
+    const int64_t id = *number("SLURM_ARRAY_TASK_ID", true);
+    const int64_t tasks = *number("SLURM_ARRAY_TASK_COUNT", true);
+    const int64_t min = *number("SLURM_ARRAY_TASK_MIN", true);
+    const int64_t step = number("SLURM_ARRAY_TASK_STEP", false).value_or(1);
+    const std::optional<int64_t> max = number("SLURM_ARRAY_TASK_MAX", false);
+    std::string where = "SLURM_ARRAY_TASK_ID=" + std::to_string(id) + " (SLURM_ARRAY_TASK_MIN=" +
+                        std::to_string(min) + (max ? ", SLURM_ARRAY_TASK_MAX=" + std::to_string(*max) : "") +
+                        ", SLURM_ARRAY_TASK_STEP=" + std::to_string(step) +
+                        ", SLURM_ARRAY_TASK_COUNT=" + std::to_string(tasks) + ")";
+    if (tasks < 1 || tasks > kMaxShards) {
+      throw ConfigError(opt + ": " + where + ": SLURM_ARRAY_TASK_COUNT expected 1 to " + std::to_string(kMaxShards));
+    }
+    if (step < 1) throw ConfigError(opt + ": " + where + ": SLURM_ARRAY_TASK_STEP expected >= 1");
+    if (max && (*max < min || (*max - min) % step != 0 || (*max - min) / step + 1 != tasks)) {
+      throw ConfigError(opt + ": " + where + ": the array's task ids are not one evenly stepped range " +
+                        "(e.g. --array=1,3,8), so its tasks would not cover every shard; submit " +
+                        "--array=0-" + std::to_string(tasks - 1) + " or give --shard K/N yourself");
+    }
+    if (id < min || (id - min) % step != 0 || (id - min) / step >= tasks) {
+      throw ConfigError(opt + ": " + where + ": the task id is not one of the array's " + std::to_string(tasks) +
+                        " ids MIN + STEP x (0 to COUNT - 1)");
+    }
+    if (count && *count != tasks) {
+      throw ConfigError(opt + ": --shard-count " + std::to_string(*count) + " but the Slurm array has " +
+                        "SLURM_ARRAY_TASK_COUNT=" + std::to_string(tasks) + " tasks");
+    }
+    shard.index = (id - min) / step + 1;
+    shard.count = tasks;
+    shard.origin = std::move(where);
+  } else if (env("JOB_COMPLETION_INDEX")) {
+    const int64_t index = *number("JOB_COMPLETION_INDEX", true);
+    const std::string where = "JOB_COMPLETION_INDEX=" + std::to_string(index);
+    if (!count) {
+      throw ConfigError(opt + ": " + where + " (a Kubernetes indexed Job) needs the number of shards: add " +
+                        "--shard-count N (the Job's spec.completions)");
+    }
+    if (index >= *count) {
+      throw ConfigError(opt + ": " + where + ": expected 0 to " + std::to_string(*count - 1) + " (--shard-count " +
+                        std::to_string(*count) + ")");
+    }
+    shard.index = index + 1;
+    shard.count = *count;
+    shard.origin = where + ", --shard-count " + std::to_string(*count);
+  } else {
+    throw ConfigError(opt + ": no job array in the environment: neither SLURM_ARRAY_TASK_ID (a Slurm job array) " +
+                      "nor JOB_COMPLETION_INDEX (a Kubernetes indexed Job) is set; give --shard K/N instead");
+  }
+  return shard;
+}
+
+uint64_t ShardHash(std::string_view path) {
+  // FNV-1a, 64 bit: offset basis and prime from the FNV reference (http://www.isthe.com/chongo/tech/comp/fnv/).
+  uint64_t h = 14695981039346656037ULL;
+  for (const char c : path) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  // splitmix64's finaliser (Steele, Lea, Flood 2014): every input bit affects the low bits used by `mod N`.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+std::vector<BatchInput> SelectShard(const std::vector<BatchInput>& inputs, const Shard& shard) {
+  if (shard.count < 1 || shard.count > kMaxShards || shard.index < 1 || shard.index > shard.count) {
+    throw ConfigError("shard " + shard.Name() + ": expected K/N with 1 <= K <= N <= " + std::to_string(kMaxShards));
+  }
+  std::vector<BatchInput> out;
+  if (shard.by == ShardBy::kOrder) {
+    // M * N <= 2^63 for any list that fits in memory (M < 2^40) and N <= kMaxShards < 2^20.
+    const int64_t m = static_cast<int64_t>(inputs.size());
+    const int64_t begin = (shard.index - 1) * m / shard.count, end = shard.index * m / shard.count;
+    out.assign(inputs.begin() + begin, inputs.begin() + end);
+  } else {
+    const uint64_t n = static_cast<uint64_t>(shard.count), k = static_cast<uint64_t>(shard.index - 1);
+    for (const BatchInput& input : inputs) {
+      if (ShardHash(input.path) % n == k) out.push_back(input);
     }
   }
   return out;

@@ -23,9 +23,27 @@
 //   "<dir>: no audio files in this folder or below (extensions: wav, flac, ...)"
 //   "<dir>: cannot list folder: Permission denied"        (also for an unreadable sub-folder)
 // These are audio-input errors (the batch commands report them with the AudioError exit code).
+//
+// Shards (`--shard K/N`, docs/scale-out.md): N independent runs over the same arguments each take a
+// deterministic, disjoint part of the expanded list, and together take all of it (error entries included,
+// so a mistyped argument is reported by exactly one shard):
+//
+//   ossicle::Shard shard = ossicle::ParseShard("2/4");              // or ShardFromEnvironment(...)
+//   std::vector<ossicle::BatchInput> mine = ossicle::SelectShard(ossicle::ExpandBatchInputs(args), shard);
+//
+//   * ShardBy::kOrder: shard K of N takes the K-th of N contiguous blocks of the list, entries
+//     [floor((K-1) M / N), floor(K M / N)) of M (block sizes differ by at most one; like Kaldi's
+//     split_scp.pl or `split -n l/K/N`). Concatenating the shards' outputs 1..N gives the unsharded order.
+//   * ShardBy::kHash: an entry belongs to shard 1 + ShardHash(path) mod N, whatever else is in the list:
+//     a file stays in its shard when files are added or removed. ShardHash is FNV-1a (64 bit) of the
+//     path's bytes as spelled in the list, then the splitmix64 finaliser (FNV's low bits alone are poorly
+//     mixed for a modulus); it is the same on every machine and every run.
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,5 +71,48 @@ bool HasAudioExtension(std::string_view name);
 
 // True when `arg` contains a glob metacharacter ('*', '?', '[').
 bool IsGlobPattern(std::string_view arg);
+
+// ---- shards
+
+enum class ShardBy { kOrder, kHash };
+
+inline constexpr int64_t kMaxShards = 1000000;
+
+struct Shard {
+  int64_t index = 1;  // K, 1 to count
+  int64_t count = 1;  // N, 1 to kMaxShards
+  ShardBy by = ShardBy::kOrder;
+  std::string origin;  // where K/N came from, for messages: "--shard 2/4", "SLURM_ARRAY_TASK_ID=5 (...)"
+
+  std::string Name() const;  // "2/4"
+};
+
+// "K/N" (decimal, 1 <= K <= N <= kMaxShards). ConfigError naming `option` and the rule otherwise:
+// "--shard '5/4': expected K/N with 1 <= K <= N (shard K of N), e.g. 1/4".
+Shard ParseShard(std::string_view text, std::string_view option = "--shard");
+
+// The value of an environment variable, or nullopt when it is not set.
+using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
+// Looks the variables up with getenv(3).
+EnvironmentLookup ProcessEnvironment();
+
+// The shard a job-array task runs (`--shard auto`), from the environment:
+//   * a Slurm job array (SLURM_ARRAY_TASK_ID set): K = 1 + (ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP
+//     (step 1 when unset), N = SLURM_ARRAY_TASK_COUNT, so `--array=0-3`, `--array=1-4` and `--array=0-30:10`
+//     all give shards 1/4 to 4/4. An array with gaps (`--array=1,3,8`: SLURM_ARRAY_TASK_MAX does not match
+//     MIN + STEP (COUNT - 1)) is refused: its tasks would not cover every shard. `count`, when given, must
+//     equal SLURM_ARRAY_TASK_COUNT;
+//   * else a Kubernetes indexed Job (JOB_COMPLETION_INDEX set, 0-based): K = index + 1, N = `count` (the Job's
+//     completions; Kubernetes does not export it, so it is required);
+//   * else ConfigError (no job array).
+// ConfigError names the variable and its value for anything unusable (not a non-negative integer, an index
+// outside the array, a missing SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_MIN).
+Shard ShardFromEnvironment(const EnvironmentLookup& env, std::optional<int64_t> count, std::string_view option = "--shard auto");
+
+// The stable hash of ShardBy::kHash (see above).
+uint64_t ShardHash(std::string_view path);
+
+// The entries of `inputs` that belong to `shard`, in their order. ConfigError for an invalid shard.
+std::vector<BatchInput> SelectShard(const std::vector<BatchInput>& inputs, const Shard& shard);
 
 }  // namespace ossicle
