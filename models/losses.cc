@@ -1,8 +1,10 @@
 #include "models/losses.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "features/errors.h"
 
@@ -202,6 +204,127 @@ double CtcSequence(const Frames& lp, int64_t len, const std::vector<int32_t>& ta
   return -log_p;
 }
 
+// Buffers of CtcSequenceScaled, reused across the sequences of a batch.
+struct CtcScratch {
+  std::vector<double> probs;         // exp(lp) [len, C]
+  std::vector<double> alpha, beta;   // [len, S]
+  std::vector<int32_t> ext;          // the target with blanks interleaved [S]
+  std::vector<char> skip;            // skip[s]: a path may come from s - 2 [S]
+  std::vector<double> g;             // per frame d(-log p) / d log-probability [C]
+};
+
+// CTC for one sequence in probability space with the forward and backward variables of every frame scaled
+// to sum 1 (Rabiner's scaling; log p = sum of the logs of the scales): one exp per (frame, class) instead of
+// several exp/log per (frame, state) in log space; same value and gradient up to rounding. Returns false,
+// with `grad` zero, when a frame's variables all vanish: an impossible alignment or an underflow
+// (log-probabilities below about -700), which the log-space CtcSequence then settles exactly.
+template <class Scalar, class Frames, class Grad>
+bool CtcSequenceScaled(const Frames& lp, int64_t len, const std::vector<int32_t>& target, int blank, Grad* grad,
+                       CtcScratch& w, double* loss) {
+  const int64_t labels = static_cast<int64_t>(target.size());
+  const int64_t S = 2 * labels + 1;
+  const int64_t C = lp.cols();
+  if (len == 0) return false;
+  w.ext.assign(static_cast<size_t>(S), blank);
+  for (int64_t j = 0; j < labels; ++j) w.ext[static_cast<size_t>(2 * j + 1)] = target[static_cast<size_t>(j)];
+  w.skip.assign(static_cast<size_t>(S), 0);
+  for (int64_t s = 2; s < S; ++s) {
+    const int32_t e = w.ext[static_cast<size_t>(s)];
+    w.skip[static_cast<size_t>(s)] = e != blank && e != w.ext[static_cast<size_t>(s - 2)];
+  }
+  w.probs.resize(static_cast<size_t>(len * C));
+  for (int64_t t = 0; t < len; ++t) {
+    for (int64_t c = 0; c < C; ++c) w.probs[static_cast<size_t>(t * C + c)] = std::exp(static_cast<double>(lp(t, c)));
+  }
+  const int32_t* ext = w.ext.data();
+  const char* skip = w.skip.data();
+  auto p = [&](int64_t t, int64_t s) { return w.probs[static_cast<size_t>(t * C + ext[s])]; };
+  w.alpha.assign(static_cast<size_t>(len * S), 0.0);
+  double log_p = 0;
+  {
+    double* a = w.alpha.data();
+    a[0] = p(0, 0);
+    if (S > 1) a[1] = p(0, 1);
+    const double scale = S > 1 ? a[0] + a[1] : a[0];
+    if (!(scale > 0)) return false;
+    a[0] /= scale;
+    if (S > 1) a[1] /= scale;
+    log_p += std::log(scale);
+  }
+  for (int64_t t = 1; t < len; ++t) {
+    const double* prev = w.alpha.data() + (t - 1) * S;
+    double* a = w.alpha.data() + t * S;
+    double scale = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      double v = prev[s];
+      if (s >= 1) v += prev[s - 1];
+      if (skip[s]) v += prev[s - 2];
+      a[s] = v * p(t, s);
+      scale += a[s];
+    }
+    if (!(scale > 0) || !std::isfinite(scale)) return false;
+    const double inv = 1.0 / scale;
+    for (int64_t s = 0; s < S; ++s) a[s] *= inv;
+    log_p += std::log(scale);
+  }
+  const double* last = w.alpha.data() + (len - 1) * S;
+  const double end = S > 1 ? last[S - 1] + last[S - 2] : last[0];
+  if (!(end > 0)) return false;
+  log_p += std::log(end);
+  if (!std::isfinite(log_p)) return false;
+  *loss = -log_p;
+  if (grad == nullptr) return true;
+
+  w.beta.assign(static_cast<size_t>(len * S), 0.0);
+  {
+    double* b = w.beta.data() + (len - 1) * S;
+    b[S - 1] = p(len - 1, S - 1);
+    if (S > 1) b[S - 2] = p(len - 1, S - 2);
+  }
+  for (int64_t t = len - 2; t >= 0; --t) {
+    const double* next = w.beta.data() + (t + 1) * S;
+    double* b = w.beta.data() + t * S;
+    double scale = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      double v = next[s];
+      if (s + 1 < S) v += next[s + 1];
+      if (s + 2 < S && skip[s + 2]) v += next[s + 2];
+      b[s] = v * p(t, s);
+      scale += b[s];
+    }
+    if (!(scale > 0) || !std::isfinite(scale)) return false;
+    const double inv = 1.0 / scale;
+    for (int64_t s = 0; s < S; ++s) b[s] *= inv;
+  }
+  // Occupancy of (t, s) = alpha * beta / p_t(ext[s]) normalised over s (every alignment passes through one
+  // state per frame), so the scales cancel. d(-log p) / d log p_t(k) = minus the occupancy summed over the s
+  // with ext[s] = k; then through the log-softmax: g - softmax * sum(g).
+  w.g.resize(static_cast<size_t>(C));
+  for (int64_t t = 0; t < len; ++t) {
+    const double* a = w.alpha.data() + t * S;
+    const double* b = w.beta.data() + t * S;
+    std::fill(w.g.begin(), w.g.end(), 0.0);
+    double total = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      const double ps = p(t, s);
+      const double q = ps > 0 ? a[s] * b[s] / ps : 0.0;
+      w.g[static_cast<size_t>(ext[s])] -= q;
+      total += q;
+    }
+    if (!(total > 0) || !std::isfinite(total)) {
+      grad->setZero();
+      return false;
+    }
+    const double inv = 1.0 / total;
+    double sum = 0;
+    for (int64_t c = 0; c < C; ++c) sum += w.g[static_cast<size_t>(c)] *= inv;
+    auto out = grad->row(t);
+    const double* pt = w.probs.data() + t * C;
+    for (int64_t c = 0; c < C; ++c) out(c) = static_cast<Scalar>(w.g[static_cast<size_t>(c)] - pt[c] * sum);
+  }
+  return true;
+}
+
 template <class Scalar>
 LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vector<std::vector<int32_t>>& targets,
                     const CtcConfig& config, BasicMatrix<Scalar>* d_logits) {
@@ -228,6 +351,7 @@ LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vect
   }
   if (d_logits != nullptr) d_logits->setZero(batch * frames, num_classes);
   LossResult result;
+  CtcScratch scratch;
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t len = log_probs.lengths[static_cast<size_t>(b)];
     if (len < 0 || len > frames) {
@@ -239,10 +363,14 @@ LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vect
     double loss;
     if (d_logits != nullptr) {
       auto grad = d_logits->middleRows(b * frames, len);
-      loss = CtcSequence<Scalar>(lp, len, target, config.blank, &grad);
+      if (!CtcSequenceScaled<Scalar>(lp, len, target, config.blank, &grad, scratch, &loss)) {
+        loss = CtcSequence<Scalar>(lp, len, target, config.blank, &grad);
+      }
     } else {
       using Block = decltype(d_logits->middleRows(0, 0));
-      loss = CtcSequence<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr);
+      if (!CtcSequenceScaled<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr, scratch, &loss)) {
+        loss = CtcSequence<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr);
+      }
     }
     result.count += 1;
     result.total_weight += static_cast<double>(target.size());

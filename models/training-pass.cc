@@ -4,8 +4,10 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "features/errors.h"
+#include "models/float-gemm.h"
 
 namespace ossicle {
 
@@ -67,6 +69,8 @@ void AddColumnSums(const Mat& m, Dst&& dst) {
 
 template <class Scalar>
 struct BasicTrainingPass<Scalar>::Impl {
+  // Float uses the packed kernels of models/float-gemm.h; double (gradient checks) Eigen's products.
+  static constexpr bool kFloat = std::is_same_v<Scalar, float>;
   using M = BasicMatrix<Scalar>;
   using Row = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
   using CMap = Eigen::Map<const M>;
@@ -100,6 +104,10 @@ struct BasicTrainingPass<Scalar>::Impl {
     M d_out;    // reverse direction: d output in this layout [rows, H]
     M d_h, d_c; // [B, H] gradients carried to the previous step
     M d_x;      // reverse direction: d input in this layout [rows, in]
+    // Float only (models/float-gemm.h): the weights packed for the products of this pass. Forward: W_ih^T,
+    // W_hh^T; backward: W_hh and W_ih (GRU: W_ih's r|z rows, then its n rows).
+    gemm::PackedMatrix w_ih_t, w_hh_t, w_hh_b, w_ih_b, w_ih_b2;
+    std::vector<float> scratch;  // AddTransposedProduct's packed blocks
   };
   struct Layer {
     int in = 0;
@@ -232,7 +240,13 @@ struct BasicTrainingPass<Scalar>::Impl {
       dir.bias.head(2 * h) += p.b_hh.head(2 * h);
     }
     dir.gates.resize(rows, gates);
-    dir.gates.noalias() = *x * p.w_ih.transpose();
+    if constexpr (kFloat) {
+      dir.w_ih_t.Pack(p.w_ih.data(), layer.in, true, layer.in, gates);
+      dir.w_hh_t.Pack(p.w_hh.data(), h, true, h, gates);
+      gemm::MultiplyPacked(rows, x->data(), layer.in, dir.w_ih_t, dir.gates.data(), gates, false);
+    } else {
+      dir.gates.noalias() = *x * p.w_ih.transpose();
+    }
     dir.gates.rowwise() += dir.bias;
     dir.hidden.resize(rows + batch, h);
     dir.hidden.topRows(batch).setZero();
@@ -251,7 +265,12 @@ struct BasicTrainingPass<Scalar>::Impl {
       auto h_cur = dir.hidden.middleRows((s + 1) * batch, n);
       auto g = dir.gates.middleRows(s * batch, n);
       if (lstm) {
-        g.noalias() += h_prev * p.w_hh.transpose();  // pre-activations of i f g o
+        // Pre-activations of i f g o.
+        if constexpr (kFloat) {
+          gemm::MultiplyPacked(n, h_prev.data(), h, dir.w_hh_t, g.data(), gates, true);
+        } else {
+          g.noalias() += h_prev * p.w_hh.transpose();
+        }
         g.leftCols(2 * h).array() = g.leftCols(2 * h).array().logistic();
         g.middleCols(2 * h, h).array() = g.middleCols(2 * h, h).array().tanh();
         g.rightCols(h).array() = g.rightCols(h).array().logistic();
@@ -262,7 +281,11 @@ struct BasicTrainingPass<Scalar>::Impl {
         h_cur.array() = g.rightCols(h).array() * c_cur.array().tanh();
       } else {
         auto r = dir.rec.topRows(n);
-        r.noalias() = h_prev * p.w_hh.transpose();
+        if constexpr (kFloat) {
+          gemm::MultiplyPacked(n, h_prev.data(), h, dir.w_hh_t, r.data(), gates, false);
+        } else {
+          r.noalias() = h_prev * p.w_hh.transpose();
+        }
         auto hn = dir.hn.middleRows(s * batch, n);
         hn = r.rightCols(h);
         hn.rowwise() += p.b_hh.tail(h);  // W_hn h + b_hn
@@ -470,6 +493,7 @@ struct BasicTrainingPass<Scalar>::Impl {
       }
     }
     dir.d_h.setZero(batch, h);
+    if constexpr (kFloat) dir.w_hh_b.Pack(p.w_hh.data(), h, false, gates, h);
     if (lstm) dir.d_c.setZero(batch, h);
     dir.d_gates.resize(rows, gates);
     ZeroInactive(dir.d_gates);
@@ -501,7 +525,12 @@ struct BasicTrainingPass<Scalar>::Impl {
         dg.middleCols(h, h).array() = dc * dir.cell.middleRows(s * batch, n).array() * f_g * (Scalar(1) - f_g);
         dg.middleCols(2 * h, h).array() = dc * i_g * (Scalar(1) - g_g.square());
         dc *= f_g;  // d c_{t-1}
-        dh.noalias() = dg * p.w_hh;  // d h_{t-1}
+        // d h_{t-1}.
+        if constexpr (kFloat) {
+          gemm::MultiplyPacked(n, dg.data(), gates, dir.w_hh_b, dh.data(), h, false);
+        } else {
+          dh.noalias() = dg * p.w_hh;
+        }
       } else {
         const auto r_g = g.leftCols(h).array();
         const auto z_g = g.middleCols(h, h).array();
@@ -513,14 +542,48 @@ struct BasicTrainingPass<Scalar>::Impl {
             dh.array() * (dir.hidden.middleRows(s * batch, n).array() - n_g) * z_g * (Scalar(1) - z_g);
         dg.rightCols(h).array() = dxn * r_g;
         dh.array() *= z_g;
-        dh.noalias() += dg * p.w_hh;
+        if constexpr (kFloat) {
+          gemm::MultiplyPacked(n, dg.data(), gates, dir.w_hh_b, dh.data(), h, true);
+        } else {
+          dh.noalias() += dg * p.w_hh;
+        }
       }
     }
     // Everything else is one product over all steps.
     const M& x = d == 0 ? layer.input : dir.x_local;
+    M& dx = d == 0 ? d_x_time : dir.d_x;
+    if constexpr (kFloat) {
+      const int in = layer.in;
+      std::vector<float>& sc = dir.scratch;
+      gemm::AddTransposedProduct(rows, gates, h, dir.d_gates.data(), gates, dir.hidden.data(), h, grads.w_hh.data(),
+                                 h, sc);
+      AddColumnSums(dir.d_gates, grads.b_hh);
+      if (need_dx) dx.resize(rows, in);
+      if (lstm) {
+        gemm::AddTransposedProduct(rows, gates, in, dir.d_gates.data(), gates, x.data(), in, grads.w_ih.data(), in, sc);
+        AddColumnSums(dir.d_gates, grads.b_ih);
+        if (need_dx) {
+          dir.w_ih_b.Pack(p.w_ih.data(), in, false, gates, in);
+          gemm::MultiplyPacked(rows, dir.d_gates.data(), gates, dir.w_ih_b, dx.data(), in, false);
+        }
+      } else {
+        gemm::AddTransposedProduct(rows, 2 * h, in, dir.d_gates.data(), gates, x.data(), in, grads.w_ih.data(), in,
+                                   sc);
+        gemm::AddTransposedProduct(rows, h, in, dir.d_xn.data(), h, x.data(), in, grads.w_ih.data() + 2 * h * in, in,
+                                   sc);
+        AddColumnSums(dir.d_gates.leftCols(2 * h), grads.b_ih.head(2 * h));
+        AddColumnSums(dir.d_xn, grads.b_ih.tail(h));
+        if (need_dx) {
+          dir.w_ih_b.Pack(p.w_ih.data(), in, false, 2 * h, in);
+          dir.w_ih_b2.Pack(p.w_ih.data() + 2 * h * in, in, false, h, in);
+          gemm::MultiplyPacked(rows, dir.d_gates.data(), gates, dir.w_ih_b, dx.data(), in, false);
+          gemm::MultiplyPacked(rows, dir.d_xn.data(), h, dir.w_ih_b2, dx.data(), in, true);
+        }
+      }
+      return;
+    }
     grads.w_hh.noalias() += dir.d_gates.transpose() * dir.hidden.topRows(rows);
     AddColumnSums(dir.d_gates, grads.b_hh);
-    M& dx = d == 0 ? d_x_time : dir.d_x;
     if (lstm) {
       grads.w_ih.noalias() += dir.d_gates.transpose() * x;
       AddColumnSums(dir.d_gates, grads.b_ih);
