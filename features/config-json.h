@@ -32,7 +32,8 @@ nlohmann::json ConfigToJson(const C& config) {
 template <ConfigStruct C>
 void ConfigFromJson(const nlohmann::json& j, C& config, const std::string& where) {
   if (!j.is_object()) throw ConfigError(where + ": expected a JSON object");
-  for (const auto& [key, unused] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // a named variable: clang 14 cannot capture a structured binding
     bool known = false;
     C::Fields(config, [&](FieldInfo info, auto&) { known = known || info.name == key; });
     if (!known) throw ConfigError(where + ": unknown key '" + key + "'");

@@ -184,7 +184,8 @@ CtcKeywordSpotter::CtcKeywordSpotter(const CtcKeywordSpotterConfig& config, std:
     d.keywords.push_back(std::move(k));
   }
   for (const auto& [name, value] : ParseThresholds(config.keyword_thresholds, path, "keyword_thresholds")) {
-    auto it = std::find_if(d.keywords.begin(), d.keywords.end(), [&](const KeywordSearch& k) { return k.name == name; });
+    auto it = std::find_if(d.keywords.begin(), d.keywords.end(),
+                           [&wanted = name](const KeywordSearch& k) { return k.name == wanted; });  // clang 14
     if (it == d.keywords.end()) {
       throw ConfigError(JoinPath(path, "keyword_thresholds") + ": '" + name + "' is not one of the keywords (" +
                         config.keywords + ")");

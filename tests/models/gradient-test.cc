@@ -308,7 +308,7 @@ TEST_CASE("the training forward pass equals inference", "[models][training]") {
   }
 }
 
-TEST_CASE("two threads give the same gradients as one; Backward accumulates", "[models][training]") {
+TEST_CASE("two threads give the same gradients as one; Backward accumulates", "[models][training][threads]") {
   for (CellType cell : {CellType::kLstm, CellType::kGru}) {
     ModelArchitecture arch{.cell = cell, .input_size = 5, .hidden_size = 7, .num_layers = 2, .bidirectional = true,
                            .num_classes = 4};

@@ -72,7 +72,7 @@ BatchResult RunTo(const std::string& out, const std::vector<BatchInput>& inputs,
   return r;
 }
 
-TEST_CASE("batch runner: several workers write the same records in the same order as one", "[batch][runner]") {
+TEST_CASE("batch runner: several workers write the same records in the same order as one", "[batch][runner][threads]") {
   test::ScopedTempDir tmp;
   const auto inputs = Inputs(40);
   const BatchResult one = RunTo((tmp.path() / "one.jsonl").string(), inputs, 1);

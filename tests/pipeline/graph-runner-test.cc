@@ -137,7 +137,7 @@ TEST_CASE("with vad.energy the model runs once per speech segment and skips sile
   }
 }
 
-TEST_CASE("RunFile from several threads gives each file's records", "[graph][run]") {
+TEST_CASE("RunFile from several threads gives each file's records", "[graph][run][threads]") {
   Fixture f;
   auto g = Graph::Load(f.Graph());
   const std::vector<std::string> files = {test::TestAudio("yes_en-us_16k.wav"), test::TestAudio("no_en-gb-x-rp_16k.wav"),

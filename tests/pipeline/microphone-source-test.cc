@@ -171,7 +171,7 @@ TEST_CASE("ListCaptureDevices lists the ALSA file devices", "[microphone][alsa]"
   CHECK(SelectCaptureDevice(list, "yes48").index == it->index);
 }
 
-TEST_CASE("MicrophoneSource delivers a device's samples exactly at the model's rate", "[microphone][alsa]") {
+TEST_CASE("MicrophoneSource delivers a device's samples exactly at the model's rate", "[microphone][alsa][threads]") {
   const TestDevices* devices = Devices();
   if (devices == nullptr) return;
   const auto& expected = devices->stop_16k;
@@ -205,7 +205,7 @@ TEST_CASE("MicrophoneSource delivers a device's samples exactly at the model's r
   CHECK(stats.frames_captured >= stats.samples_delivered);
 }
 
-TEST_CASE("MicrophoneSource resamples a 48 kHz device to 16 kHz as the file reader does", "[microphone][alsa]") {
+TEST_CASE("MicrophoneSource resamples a 48 kHz device to 16 kHz as the file reader does", "[microphone][alsa][threads]") {
   const TestDevices* devices = Devices();
   if (devices == nullptr) return;
   AudioReadConfig read16;
@@ -234,7 +234,7 @@ TEST_CASE("MicrophoneSource resamples a 48 kHz device to 16 kHz as the file read
   CHECK(worst < 1e-5);
 }
 
-TEST_CASE("MicrophoneSource: Stop() keeps what was captured, then the stream ends", "[microphone][alsa]") {
+TEST_CASE("MicrophoneSource: Stop() keeps what was captured, then the stream ends", "[microphone][alsa][threads]") {
   const TestDevices* devices = Devices();
   if (devices == nullptr) return;
   const auto& clip = devices->stop_16k;
@@ -260,7 +260,7 @@ TEST_CASE("MicrophoneSource: Stop() keeps what was captured, then the stream end
   CHECK(mic.Stats().samples_delivered == static_cast<int64_t>(got.size()));
 }
 
-TEST_CASE("MicrophoneSource counts overruns when the reader falls behind the ring", "[microphone][alsa]") {
+TEST_CASE("MicrophoneSource counts overruns when the reader falls behind the ring", "[microphone][alsa][threads]") {
   const TestDevices* devices = Devices();
   if (devices == nullptr) return;
   const auto& clip = devices->stop_16k;

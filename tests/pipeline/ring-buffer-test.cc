@@ -72,7 +72,7 @@ TEST_CASE("SpscRing keeps whole frames when capacity, writes and reads are multi
 // One producer and one consumer thread with random block sizes: every value arrives once, in order, and
 // (since the producer retries until all is written) nothing is lost. Fixed seeds; the interleaving varies
 // from run to run, the property must hold for all of them.
-TEST_CASE("SpscRing passes a long sequence between two threads intact", "[ring]") {
+TEST_CASE("SpscRing passes a long sequence between two threads intact", "[ring][threads]") {
   for (size_t capacity : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}}) {
     // A tiny ring hands over a value or a few per thread switch: fewer values keep it fast.
     const uint32_t kCount = capacity < 64 ? 20'000 : 400'000;

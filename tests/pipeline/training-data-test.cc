@@ -146,7 +146,7 @@ TEST_CASE("batches: length bucketing puts similar lengths together; every exampl
   }
 }
 
-TEST_CASE("batches: padded features equal the front end's, labels and ids in order", "[training-data]") {
+TEST_CASE("batches: padded features equal the front end's, labels and ids in order", "[training-data][threads]") {
   ScopedTempDir tmp;
   const std::string manifest = WriteToneSet(tmp.path(), 10);
   Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
@@ -183,7 +183,7 @@ TEST_CASE("batches: padded features equal the front end's, labels and ids in ord
   CHECK(seen.size() == 10);
 }
 
-TEST_CASE("batches: same seed gives the same batches with 2 workers, with augmentation", "[training-data]") {
+TEST_CASE("batches: same seed gives the same batches with 2 workers, with augmentation", "[training-data][threads]") {
   ScopedTempDir tmp;
   const std::string manifest = WriteToneSet(tmp.path(), 24);
   Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
@@ -272,7 +272,7 @@ TEST_CASE("dataset: token targets for CTC", "[training-data]") {
                        HasMessage("character 'd' (position 3 of 'abd') is not in the token set", "here:"));
 }
 
-TEST_CASE("dataset: errors name the manifest line, the example or the field", "[training-data]") {
+TEST_CASE("dataset: errors name the manifest line, the example or the field", "[training-data][threads]") {
   ScopedTempDir tmp;
   auto write = [&](const std::string& text) {
     std::ofstream(tmp.path() / "m.tsv") << text;
