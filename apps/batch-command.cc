@@ -39,6 +39,50 @@ void AddBatchOptions(CLI::App& cmd, BatchCommandOptions& opt, const std::string&
   cmd.add_option("--progress", opt.progress, "Progress bar on standard error: auto = only when it is a terminal")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  CLI::Option* shard =
+      cmd.add_option("--shard", opt.shard,
+                     "Process only shard K of N of the expanded inputs (K/N, 1 <= K <= N), or 'auto': the task of "
+                     "a Slurm job array (SLURM_ARRAY_TASK_ID...) or Kubernetes indexed Job (JOB_COMPLETION_INDEX, "
+                     "with --shard-count); join the outputs with `ossicle merge`")
+          ->check(CLI::Validator(
+              [](std::string& value) -> std::string {
+                if (value == "auto") return "";
+                try {
+                  ParseShard(value);
+                } catch (const ConfigError& e) {
+                  return e.what();
+                }
+                return "";
+              },
+              "K/N|auto"));
+  cmd.add_flag_callback(
+         "--shard-from-env", [&opt]() { opt.shard = "auto"; }, "Same as --shard auto")
+      ->excludes(shard);
+  cmd.add_option("--shard-by", opt.shard_by,
+                 "How inputs are dealt to shards: order = contiguous blocks of the input list, hash = by a stable "
+                 "hash of each path (a file keeps its shard when others are added); default: order")
+      ->check(CLI::IsMember({"order", "hash"}));
+  cmd.add_option("--shard-count", opt.shard_count,
+                 "N for --shard auto: required for a Kubernetes indexed Job (its completions), checked against "
+                 "SLURM_ARRAY_TASK_COUNT in a Slurm array")
+      ->check(CLI::Range(int64_t{1}, kMaxShards));
+}
+
+std::optional<Shard> BatchShard(const BatchCommandOptions& opt) {
+  if (opt.shard.empty()) {
+    if (!opt.shard_by.empty()) throw ConfigError("--shard-by " + opt.shard_by + " needs --shard K/N or --shard auto");
+    if (opt.shard_count) throw ConfigError("--shard-count needs --shard auto");
+    return std::nullopt;
+  }
+  Shard shard;
+  if (opt.shard == "auto") {
+    shard = ShardFromEnvironment(ProcessEnvironment(), opt.shard_count);
+  } else {
+    if (opt.shard_count) throw ConfigError("--shard-count is only for --shard auto (--shard " + opt.shard + " gives N)");
+    shard = ParseShard(opt.shard);
+  }
+  shard.by = opt.shard_by == "hash" ? ShardBy::kHash : ShardBy::kOrder;
+  return shard;
 }
 
 std::string FindGraphFile(const std::string& name) {
@@ -87,12 +131,24 @@ int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_pat
     throw ConfigError(graph_path + ": the graph's source is " + graph->SourceType() +
                       "; batch commands need a source.file graph (use `ossicle listen` for live input)");
   }
-  const std::vector<BatchInput> inputs = ExpandBatchInputs(opt.inputs);
+  const std::optional<Shard> shard = BatchShard(opt);
+  std::vector<BatchInput> inputs = ExpandBatchInputs(opt.inputs);
+  if (shard) {
+    const size_t all = inputs.size();
+    inputs = SelectShard(inputs, *shard);
+    // Always printed (also to a log file): which part of the inputs this task ran is what a job array's
+    // logs must tell.
+    fmt::print(stderr, "shard {} by {} ({}): {} of {} input{}\n", shard->Name(),
+               shard->by == ShardBy::kHash ? "hash" : "order", shard->origin, inputs.size(), all, all == 1 ? "" : "s");
+  }
 
   RecordWriterOptions writer_options;
   writer_options.path = opt.out;
   writer_options.format = *EnumFromString<RecordFormat>(opt.format);  // CLI11 checked the spelling
   writer_options.csv_columns = csv_columns;
+  // A sharded run's summary records say which shard made them ("shard":"2/4"; a last CSV column).
+  const std::string shard_name = shard ? shard->Name() : "";
+  if (shard) writer_options.csv_columns.push_back("shard");
   writer_options.resume = opt.resume;
   RecordWriter writer(writer_options);
   if (opt.resume && !writer.Resumed().source.empty()) {
@@ -109,10 +165,18 @@ int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_pat
   BatchRunnerConfig config;
   config.jobs = opt.jobs;
   config.progress = *EnumFromString<ProgressMode>(opt.progress);
-  auto make_job = [graph]() -> BatchJob {
+  auto make_job = [graph, shard_name]() -> BatchJob {
     // Graph::RunFile is thread-safe: the workers share the graph (and its immutable model).
-    return [graph](const std::string& file, RecordSink& sink) {
-      graph->RunFile(file, [&sink](const Record& record) { sink.Add(record); });
+    return [graph, shard_name](const std::string& file, RecordSink& sink) {
+      graph->RunFile(file, [&sink, &shard_name](const Record& record) {
+        if (shard_name.empty() || !IsTerminalRecord(record)) {
+          sink.Add(record);
+        } else {
+          Record tagged = record;
+          tagged["shard"] = shard_name;
+          sink.Add(std::move(tagged));
+        }
+      });
     };
   };
   const BatchResult result =

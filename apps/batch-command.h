@@ -1,14 +1,17 @@
 // What `ossicle spot` and `ossicle transcribe` share: the batch options (inputs, --graph, --set, --out,
-// --format, --jobs, --resume, --progress) and the run itself — load the graph once, expand the inputs,
+// --format, --jobs, --resume, --progress, --shard, --shard-by, --shard-count) and the run itself — load the graph once, expand the inputs,
 // run the graph's per-file entry point on a worker pool, write the records (pipeline/batch-runner.h,
 // pipeline/record-writer.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pipeline/batch-inputs.h"
 #include "pipeline/graph-config.h"
 
 namespace ossicle {
@@ -22,7 +25,16 @@ struct BatchCommandOptions {
   int jobs = 1;
   bool resume = false;
   std::string progress = "auto";
+  // Sharding (docs/scale-out.md): "" = every input, "K/N", or "auto" (also --shard-from-env) for a job
+  // array's task (pipeline/batch-inputs.h, ShardFromEnvironment).
+  std::string shard;
+  std::string shard_by;                 // "" (= "order") or "order" / "hash"
+  std::optional<int64_t> shard_count;   // N for --shard auto (required for a Kubernetes indexed Job)
 };
+
+// The shard the options ask for, or nullopt for every input. ConfigError naming the option or the
+// environment variable when they cannot give one.
+std::optional<Shard> BatchShard(const BatchCommandOptions& opt);
 
 // Registers the shared options on `cmd`; `default_graph` is the file name under configs/graphs/.
 void AddBatchOptions(CLI::App& cmd, BatchCommandOptions& opt, const std::string& default_graph);

@@ -17,6 +17,7 @@ CommandRunner AddModelCommand(CLI::App& app);
 CommandRunner AddRunCommand(CLI::App& app);
 CommandRunner AddSpotCommand(CLI::App& app);
 CommandRunner AddTranscribeCommand(CLI::App& app);
+CommandRunner AddMergeCommand(CLI::App& app);
 CommandRunner AddTrainCommand(CLI::App& app);
 CommandRunner AddDevicesCommand(CLI::App& app);
 CommandRunner AddListenCommand(CLI::App& app);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add(ossicle::AddRunCommand);
   add(ossicle::AddSpotCommand);
   add(ossicle::AddTranscribeCommand);
+  add(ossicle::AddMergeCommand);
   add(ossicle::AddTrainCommand);
   add(ossicle::AddDevicesCommand);
   add(ossicle::AddListenCommand);
