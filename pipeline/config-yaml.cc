@@ -129,13 +129,132 @@ void ApplyOverride(YAML::Node& root, std::string_view assignment) {
   cur[parts.back()] = YAML::Load(value);
 }
 
-YAML::Node LoadYamlFile(const std::string& file, YamlSource& source) {
+namespace {
+
+[[noreturn]] void ThrowTooDeep(const YamlSource& source, size_t line, size_t column, int max_depth) {
+  throw ConfigError((source.file.empty() ? std::string("<yaml>") : source.file) + ":" + std::to_string(line + 1) +
+                    ":" + std::to_string(column + 1) + ": YAML nesting deeper than " + std::to_string(max_depth) +
+                    " levels (block indentation and [ { brackets); a configuration needs far fewer");
+}
+
+// True when position i of a line can start a token (a quoted scalar or a flow collection), not sit inside a
+// plain scalar such as "it's" or "a[0]".
+bool AtTokenStart(std::string_view l, size_t i) {
+  if (i == 0) return true;
+  const char p = l[i - 1];
+  return p == ' ' || p == '\t' || p == '[' || p == '{' || p == ',' || p == ':';
+}
+
+}  // namespace
+
+void CheckYamlNesting(std::string_view text, const YamlSource& source, int max_depth) {
+  std::vector<size_t> indents;  // columns of the open block levels
+  int flow = 0;                 // open [ and { brackets
+  char quote = 0;               // inside a quoted scalar (may span lines)
+  size_t scalar_indent = std::string_view::npos;  // inside a block scalar: lines indented more than this
+  size_t pos = 0;
+  for (size_t line = 0;; ++line) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(pos, end - pos);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    size_t i = 0;
+    bool skip = false;
+    if (quote == 0 && flow == 0) {
+      const size_t ind = l.find_first_not_of(' ');
+      if (ind == std::string_view::npos || l[ind] == '#') {
+        skip = true;
+      } else if (scalar_indent != std::string_view::npos && ind > scalar_indent) {
+        skip = true;
+      } else {
+        scalar_indent = std::string_view::npos;
+        if (ind == 0 && (l.substr(0, 3) == "---" || l.substr(0, 3) == "...")) indents.clear();
+        while (!indents.empty() && indents.back() >= ind) indents.pop_back();
+        indents.push_back(ind);
+        i = ind;
+        // "- - - x": every dash opens a sequence level.
+        while (i + 1 < l.size() && l[i] == '-' && l[i + 1] == ' ') {
+          i += 2;
+          while (i < l.size() && l[i] == ' ') ++i;
+          indents.push_back(i);
+        }
+        if (static_cast<int>(indents.size()) > max_depth) ThrowTooDeep(source, line, i, max_depth);
+      }
+    }
+    if (!skip) {
+      size_t content_end = l.size();
+      for (; i < l.size(); ++i) {
+        const char c = l[i];
+        if (quote == '\'') {
+          if (c == '\'') {
+            if (i + 1 < l.size() && l[i + 1] == '\'') {
+              ++i;
+            } else {
+              quote = 0;
+            }
+          }
+          continue;
+        }
+        if (quote == '"') {
+          if (c == '\\') {
+            ++i;
+          } else if (c == '"') {
+            quote = 0;
+          }
+          continue;
+        }
+        if (c == '#' && (i == 0 || l[i - 1] == ' ' || l[i - 1] == '\t')) {
+          content_end = i;
+          break;
+        }
+        if ((c == '"' || c == '\'') && AtTokenStart(l, i)) {
+          quote = c;
+        } else if ((c == '[' || c == '{') && (flow > 0 || AtTokenStart(l, i))) {
+          ++flow;
+          if (static_cast<int>(indents.size()) + flow > max_depth) ThrowTooDeep(source, line, i, max_depth);
+        } else if ((c == ']' || c == '}') && flow > 0) {
+          --flow;
+        }
+      }
+      // A block scalar ("key: |", "- >-") holds text, not structure, in its more indented lines.
+      if (quote == 0 && flow == 0 && !indents.empty()) {
+        std::string_view content = l.substr(0, content_end);
+        while (!content.empty() && (content.back() == ' ' || content.back() == '\t')) content.remove_suffix(1);
+        const size_t start = content.find_last_of(" \t");
+        const std::string_view token = start == std::string_view::npos ? content : content.substr(start + 1);
+        if (!token.empty() && (token[0] == '|' || token[0] == '>') &&
+            token.find_first_not_of("|>+-0123456789") == std::string_view::npos) {
+          scalar_indent = l.find_first_not_of(' ');
+        }
+      }
+    }
+    if (end == text.size()) break;
+    pos = end + 1;
+  }
+}
+
+YAML::Node LoadYamlFile(const std::string& file, YamlSource& source, const YamlLimits& limits) {
   source.file = file;
   source.base_dir = std::filesystem::absolute(std::filesystem::path(file)).parent_path();
-  std::ifstream in(file);
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (!ec && std::filesystem::is_directory(status)) throw IoError(file + ": is a directory, not a configuration file");
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    throw IoError(file + ": is not a regular file");
+  }
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw IoError(file + ": cannot open configuration file");
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
+  if (!ec && size > limits.max_file_bytes) {
+    throw IoError(file + ": " + std::to_string(size) + " bytes; a configuration file is at most " +
+                  std::to_string(limits.max_file_bytes) + " bytes");
+  }
+  std::string text(static_cast<size_t>(ec ? 0 : size), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  CheckYamlNesting(text, source, limits.max_nesting_depth);
   try {
-    return YAML::Load(in);
+    return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw ConfigError(FormatMark(source, e.mark) + ": YAML syntax error: " + e.msg);
   }

@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -148,7 +149,22 @@ void CollectConfigDocs(const C& defaults, const std::string& prefix, std::vector
 // Applies "a.b.c=value" to a YAML tree (creating maps as needed). Throws ConfigError on bad syntax.
 void ApplyOverride(YAML::Node& root, std::string_view assignment);
 
+// Bounds on a configuration file, checked before yaml-cpp sees it (yaml-cpp recurses once per nesting level
+// and gives up near 1000 levels with "bad file"; our own code recurses over nodes too).
+struct YamlLimits {
+  int64_t max_file_bytes = int64_t{16} << 20;  // configurations are a few kB; larger is not a configuration
+  int max_nesting_depth = 64;                  // block indentation levels + open flow brackets; ours use < 10
+};
+
 // Loads a YAML file (ConfigError with file:line:column on syntax errors, IoError if unreadable).
-YAML::Node LoadYamlFile(const std::string& file, YamlSource& source);
+// Refused before parsing: a directory ("<file>: is a directory, not a configuration file"), a FIFO or device
+// ("<file>: is not a regular file", never blocks), a file over limits.max_file_bytes (IoError) and nesting
+// deeper than limits.max_nesting_depth (ConfigError, see CheckYamlNesting).
+YAML::Node LoadYamlFile(const std::string& file, YamlSource& source, const YamlLimits& limits = {});
+
+// Throws ConfigError "<file>:<line>:<column>: YAML nesting deeper than 64 levels (block indentation and
+// [ { brackets); a configuration needs far fewer" at the first place the depth exceeds max_depth. A text
+// scan (quotes, comments and block scalars skipped), so it works on text yaml-cpp would choke on.
+void CheckYamlNesting(std::string_view text, const YamlSource& source, int max_depth);
 
 }  // namespace ossicle

@@ -39,6 +39,25 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 std::string Where(const std::string& file, int64_t line) { return file + ":" + std::to_string(line); }
 
+// std::getline with a bound: a line longer than max_bytes (a binary file, a runaway generator) is refused
+// before it is held in memory. Returns false at the end of the input.
+bool ReadBoundedLine(std::istream& in, std::string& line, int64_t max_bytes, const std::string& file,
+                     int64_t line_no) {
+  line.clear();
+  std::streambuf* buf = in.rdbuf();
+  bool any = false;
+  for (int c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
+    any = true;
+    if (c == '\n') return true;
+    if (static_cast<int64_t>(line.size()) >= max_bytes) {
+      throw IoError(Where(file, line_no) + ": line longer than " + std::to_string(max_bytes) +
+                    " bytes (limit manifest max_line_bytes); not a manifest?");
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  return any;
+}
+
 // A number of seconds as written in the duration column ("0.2980", "1", "3.300000").
 bool ParseSeconds(std::string_view text, double* out) {
   if (text.empty()) return false;
@@ -83,7 +102,7 @@ std::vector<ManifestEntry> ReadManifest(const std::string& tsv_path, const Manif
   std::string line;
   int64_t line_no = 0;
   bool have_header = false;
-  while (std::getline(in, line)) {
+  while (ReadBoundedLine(in, line, options.max_line_bytes, tsv_path, line_no + 1)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;

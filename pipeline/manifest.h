@@ -25,6 +25,7 @@
 //   "<file>:7: column 'duration_s' = 'abc'; expected a number of seconds >= 0"
 //   "<file>:7: audio file 'dev/x.flac' (resolved to '/data/fsdd/dev/x.flac') does not exist"   (check_files)
 //   "<file>: manifest has a header but no entries"
+//   "<file>:7: line longer than 1048576 bytes (limit manifest max_line_bytes); not a manifest?"
 #pragma once
 
 #include <cstdint>
@@ -66,6 +67,9 @@ struct ManifestEntry {
 
 struct ManifestReadOptions {
   bool check_files = false;  // every audio path must name an existing regular file
+  // A longer line is refused ("<file>:<line>: line longer than 1048576 bytes ...", IoError) before it is
+  // held in memory: a binary file or a runaway generator given as a manifest cannot exhaust memory.
+  int64_t max_line_bytes = int64_t{1} << 20;
 };
 
 // Reads the whole manifest. Throws as listed above.
