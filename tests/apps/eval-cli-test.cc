@@ -1,0 +1,208 @@
+// `ossicle eval` end to end: the real binary on test-audio/ with tiny models whose output head is rigged so
+// that the right answers can be worked out by hand (zero output weights and one large bias: every frame
+// gives the same posteriors, whatever the audio).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/run-ossicle.h"
+#include "models/acoustic-model.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Catch::Detail::Approx;
+using Catch::Contains;
+using ossicle::test::ReadTextFile;
+using ossicle::test::RunOssicle;
+
+std::string TestAudio(const std::string& name) { return std::string(OSSICLE_SOURCE_DIR) + "/test-audio/" + name; }
+
+// A one-layer model whose frame (or clip) posteriors are softmax(bias): label `favoured` gets bias 5.
+std::string RiggedModel(const fs::path& dir, const std::string& name, ossicle::HeadType head,
+                        const std::vector<std::string>& labels, size_t favoured) {
+  ossicle::ModelArchitecture arch;
+  arch.input_size = 40;
+  arch.hidden_size = 8;
+  arch.num_layers = 1;
+  arch.bidirectional = true;
+  arch.num_classes = static_cast<int>(labels.size());
+  arch.head = head;
+  arch.attention_size = head == ossicle::HeadType::kAttention ? 4 : 0;
+  auto model = ossicle::AcousticModel::Initialize(arch, ossicle::FeatureConfig::KaldiFbank(40), labels, 3);
+  for (ossicle::ParameterView& p : model->MutableParameters()) {
+    if (p.name == "out.weight") std::fill(p.values.begin(), p.values.end(), 0.0f);
+    if (p.name == "out.bias") {
+      std::fill(p.values.begin(), p.values.end(), 0.0f);
+      p.values[favoured] = 5.0f;
+    }
+  }
+  model->ParametersChanged();
+  const std::string path = (dir / name).string();
+  model->Save(path);
+  return path;
+}
+
+void WriteText(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+nlohmann::json ReadJson(const fs::path& path) { return nlohmann::json::parse(ReadTextFile(path)); }
+
+}  // namespace
+
+TEST_CASE("eval: keyword model, confusion, error rows, false alarms and calibrated threshold", "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  const std::string model = RiggedModel(dir.path(), "kws.safetensors", ossicle::HeadType::kFrame,
+                                        {"_silence_", "yes", "no", "stop"}, /*favoured=*/1);
+  // Paths relative to the manifest's folder; one file is missing and must become an error row.
+  fs::copy_file(TestAudio("yes_en-us_16k.wav"), dir.path() / "yes1.wav");
+  fs::copy_file(TestAudio("yes_en-f3_16k.wav"), dir.path() / "yes2.wav");
+  fs::copy_file(TestAudio("no_en-gb-x-rp_16k.wav"), dir.path() / "no.wav");
+  fs::copy_file(TestAudio("stop_en_16k.flac"), dir.path() / "stop.flac");
+  WriteText(dir.path() / "dev.tsv",
+            "path\tlabel\tspeaker\n"
+            "yes1.wav\tyes\ta\nyes2.wav\tyes\tb\nno.wav\tno\tc\nstop.flac\tstop\td\nmissing.wav\tno\te\n");
+  WriteText(dir.path() / "neg.tsv", "path\ttranscript\n" + TestAudio("go-left_en-us_16k.wav") + "\tgo left\n" +
+                                        TestAudio("seven-two_en-029_16k.wav") + "\tseven two\n");
+  const fs::path out = dir.path() / "report";
+  const ossicle::test::RunResult r =
+      RunOssicle("eval --model '" + model + "' --manifest '" + (dir.path() / "dev.tsv").string() + "' --negatives '" +
+                 (dir.path() / "neg.tsv").string() + "' --out '" + out.string() + "' --target-fa-per-hour 2000");
+  REQUIRE(r.exit_code == 0);
+  // Every frame: p(yes) = e^5 / (e^5 + 3), the others 1 / (e^5 + 3). Every clip is predicted "yes".
+  const double p_yes = std::exp(5.0) / (std::exp(5.0) + 3.0);
+  CHECK_THAT(r.out, Contains("accuracy 0.5000 (2 of 4)"));
+  CHECK_THAT(r.err, Contains("missing.wav"));
+
+  const nlohmann::json m = ReadJson(out / "metrics.json");
+  CHECK(m["scoring"] == "frame_classes");
+  CHECK(m["reference_column"] == "label");
+  CHECK(m["clips"] == 5);
+  CHECK(m["errors"] == 1);
+  REQUIRE(m["error_rows"].size() == 1);
+  CHECK(m["error_rows"][0]["line"] == 6);
+  CHECK(m["accuracy"].get<double>() == Approx(0.5));
+  // Per class: yes predicted 4 times, right twice; no and stop never predicted.
+  for (const auto& c : m["per_class"]) {
+    if (c["label"] == "yes") {
+      CHECK(c["support"] == 2);
+      CHECK(c["predicted"] == 4);
+      CHECK(c["precision"].get<double>() == Approx(0.5));
+      CHECK(c["recall"].get<double>() == Approx(1.0));
+    }
+    if (c["label"] == "no") {
+      CHECK(c["precision"].is_null());
+      CHECK(c["recall"].get<double>() == Approx(0.0));
+    }
+  }
+  CHECK(m["confusion"]["labels"][0] == "yes");  // _silence_ is not a reference, so it is left out
+  // Negatives: each of the 2 files is one "yes" event at p_yes (one run above the floor per file).
+  CHECK(m["false_alarms_at_floor"] == 2);
+  const double hours = m["negative_hours"].get<double>();
+  CHECK(hours * 3600 == Approx(1.122 + 1.230).margin(0.01));
+  // 4 positives (yes, yes, no, stop); 1 FA/h over ~2.4 s allows no event: threshold just above p_yes, so
+  // every positive is missed.
+  CHECK(m["positives"] == 4);
+  CHECK(m["frr_at_1_fa_per_hour"].get<double>() == Approx(1.0));
+  CHECK(m["threshold_at_1_fa_per_hour"].get<double>() == Approx(p_yes).epsilon(1e-4));
+  // 2000 FA/h x ~0.00065 h allows 1 event: still just above p_yes (both events share the score).
+  CHECK(m["target_fa_per_hour"].get<double>() == Approx(2000));
+  CHECK(m["calibrated_threshold"].get<double>() == Approx(p_yes).epsilon(1e-4));
+  CHECK(m["det"].size() >= 2);
+
+  // The per-clip table holds every row, the failed one with its error.
+  const std::string clips = ReadTextFile(out / "clips.tsv");
+  CHECK_THAT(clips, Contains("no.wav\t4\tno\tyes\t"));
+  CHECK_THAT(clips, Contains("missing.wav\t6\tno\t"));
+  const std::string report = ReadTextFile(out / "report.md");
+  CHECK_THAT(report, Contains("**Accuracy: 50.00%** (2 of 4)"));
+  CHECK_THAT(report, Contains("## Errors"));
+  CHECK_THAT(report, Contains("missing.wav"));
+  CHECK_THAT(report, Contains("Calibrated threshold for 2000 false alarms per hour"));
+
+  // The same numbers with 2 jobs.
+  const fs::path out2 = dir.path() / "report2";
+  REQUIRE(RunOssicle("eval --model '" + model + "' --manifest '" + (dir.path() / "dev.tsv").string() +
+                     "' --out '" + out2.string() + "' --jobs 2")
+              .exit_code == 0);
+  const nlohmann::json m2 = ReadJson(out2 / "metrics.json");
+  CHECK(m2["per_class"] == m["per_class"]);
+  CHECK(m2["confusion"] == m["confusion"]);
+  CHECK_FALSE(m2.contains("frr_at_1_fa_per_hour"));  // no negatives, no false-alarm figures
+}
+
+TEST_CASE("eval: clip model picks the column holding its labels; plots or a reason", "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  const std::string model = RiggedModel(dir.path(), "clip.safetensors", ossicle::HeadType::kAttention,
+                                        {"yes", "no", "stop"}, /*favoured=*/2);
+  // 'label' holds numbers, 'word' the model's labels: auto-detection must pick 'word'.
+  WriteText(dir.path() / "dev.tsv", "path\tlabel\tword\n" + TestAudio("stop_en_16k.wav") + "\t3\tstop\n" +
+                                        TestAudio("stop_en_8k.wav") + "\t3\tstop\n" + TestAudio("yes_en-us_16k.wav") +
+                                        "\t1\tyes\n");
+  const fs::path out = dir.path() / "r";
+  const ossicle::test::RunResult r = RunOssicle("eval --model '" + model + "' --manifest '" +
+                                                (dir.path() / "dev.tsv").string() + "' --out '" + out.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json m = ReadJson(out / "metrics.json");
+  CHECK(m["scoring"] == "clip");
+  CHECK(m["reference_column"] == "word");
+  CHECK(m["accuracy"].get<double>() == Approx(2.0 / 3));
+  if (std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
+    CHECK(fs::file_size(out / "confusion.png") > 1000);
+    CHECK(m["plots_skipped"].is_null());
+  } else {
+    WARN("gnuplot not installed: the confusion plot is not checked");
+  }
+
+  // Without the plotting tool: the same report, plots skipped with the reason.
+  const fs::path out2 = dir.path() / "r2";
+  ::setenv("OSSICLE_GNUPLOT", "/nonexistent/gnuplot", 1);
+  const ossicle::test::RunResult r2 = RunOssicle("eval --model '" + model + "' --manifest '" +
+                                                 (dir.path() / "dev.tsv").string() + "' --out '" + out2.string() + "'");
+  ::unsetenv("OSSICLE_GNUPLOT");
+  REQUIRE(r2.exit_code == 0);
+  CHECK_THAT(r2.err, Contains("plots skipped"));
+  CHECK_THAT(ReadTextFile(out2 / "report.md"),
+             Contains("Plots skipped: OSSICLE_GNUPLOT=/nonexistent/gnuplot is not an executable file"));
+  CHECK(ReadJson(out2 / "metrics.json")["accuracy"].get<double>() == Approx(2.0 / 3));
+  CHECK(fs::exists(out2 / "confusion.gp"));  // the script is kept, to be run later
+
+  // A column that does not exist: configuration error naming it and the header.
+  const ossicle::test::RunResult bad = RunOssicle("eval --model '" + model + "' --manifest '" +
+                                                  (dir.path() / "dev.tsv").string() + "' --out '" + out.string() +
+                                                  "' --columns label=keyword");
+  CHECK(bad.exit_code == 3);
+  CHECK_THAT(bad.err, Contains("label=keyword: no such column; the header has path, label, word"));
+}
+
+TEST_CASE("eval: character CTC model gives WER and CER against transcripts", "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  std::vector<std::string> tokens{"<blank>", " "};
+  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
+  // Blank everywhere: every transcript is empty, so every reference word and character is a deletion.
+  const std::string model = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 0);
+  WriteText(dir.path() / "phrases.tsv", "path\ttext\n" + TestAudio("yes_en-us_16k.wav") + "\tyes\n" +
+                                            TestAudio("go-left_en-us_16k.wav") + "\tgo left\n" +
+                                            TestAudio("seven-two_en-029_16k.wav") + "\tSeven  two\n");
+  const fs::path out = dir.path() / "r";
+  const ossicle::test::RunResult r = RunOssicle("eval --model '" + model + "' --manifest '" +
+                                                (dir.path() / "phrases.tsv").string() + "' --out '" + out.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("WER 1.0000  CER 1.0000  exact 0.0000"));
+  const nlohmann::json m = ReadJson(out / "metrics.json");
+  CHECK(m["scoring"] == "ctc_characters");
+  CHECK(m["reference_kind"] == "transcript");
+  CHECK(m["word_edits"]["reference_length"] == 5);   // yes | go left | seven two
+  CHECK(m["word_edits"]["deletions"] == 5);
+  CHECK(m["char_edits"]["reference_length"] == 19);  // 3 + 7 + 9 (spaces counted, runs collapsed)
+  CHECK(m["wer"].get<double>() == Approx(1.0));
+  CHECK(m["cer"].get<double>() == Approx(1.0));
+  CHECK_FALSE(m.contains("per_class"));
+}
