@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   add(ossicle::AddTranscribeCommand);
   add(ossicle::AddMergeCommand);
   add(ossicle::AddTrainCommand);
+  add(ossicle::AddKeywordTrainCommand);
   add(ossicle::AddEvalCommand);
   add(ossicle::AddDevicesCommand);
   add(ossicle::AddListenCommand);

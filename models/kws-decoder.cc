@@ -256,7 +256,8 @@ KwsDecoder::KwsDecoder(const KwsDecoderConfig& config, std::vector<std::string> 
     d.keywords.push_back(std::move(k));
   }
   for (const auto& [name, value] : ParseThresholds(config.keyword_thresholds, path, "keyword_thresholds")) {
-    auto it = std::find_if(d.keywords.begin(), d.keywords.end(), [&](const Keyword& k) { return k.name == name; });
+    auto it = std::find_if(d.keywords.begin(), d.keywords.end(),
+                           [&wanted = name](const Keyword& k) { return k.name == wanted; });  // clang 14
     if (it == d.keywords.end()) {
       std::string names;
       for (const Keyword& k : d.keywords) names += (names.empty() ? "" : ", ") + k.name;

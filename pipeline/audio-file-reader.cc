@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <system_error>
 
@@ -187,16 +188,11 @@ uint32_t Le32(const unsigned char* p) {
 }
 uint16_t Le16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
 
-WavScan ScanWavHeader(const std::string& path, uint64_t file_size) {
+// Reads exactly n bytes at `offset` of the file (on disk or in memory); false when they are not there.
+using ReadAt = std::function<bool(uint64_t offset, unsigned char* buf, size_t n)>;
+
+WavScan ScanWavHeader(const ReadAt& read_at, uint64_t file_size) {
   WavScan scan;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return scan;
-  auto read_at = [&](uint64_t offset, unsigned char* buf, size_t n) {
-    in.clear();
-    in.seekg(static_cast<std::streamoff>(offset));
-    in.read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
-    return in.gcount() == static_cast<std::streamsize>(n);
-  };
   unsigned char head[12] = {};
   const size_t head_n = static_cast<size_t>(std::min<uint64_t>(file_size, 12));
   if (head_n < 4 || !read_at(0, head, head_n) || std::memcmp(head, "RIFF", 4) != 0) return scan;
@@ -279,9 +275,9 @@ void CheckSampleRate(const std::string& path, int64_t rate) {
 }
 
 // Called when sf_open() refused the file: names the problem as precisely as the bytes allow.
-[[noreturn]] void DiagnoseOpenFailure(const std::string& path, uint64_t file_size, int sf_errno,
-                                      const std::string& sf_message) {
-  const WavScan scan = ScanWavHeader(path, file_size);
+[[noreturn]] void DiagnoseOpenFailure(const std::string& path, const ReadAt& read_at, uint64_t file_size,
+                                      int sf_errno, const std::string& sf_message) {
+  const WavScan scan = ScanWavHeader(read_at, file_size);
   if (scan.riff_wave) {
     if (!scan.truncated.empty()) Fail(path, "truncated header: " + scan.truncated);
     if (scan.has_fmt) {
@@ -317,6 +313,45 @@ struct OpenedFile {
   AudioInfo info;
 };
 
+// A file in memory behind libsndfile's virtual I/O (read only; seeking past the end reads nothing, as
+// with a file on disk).
+struct MemoryAudio {
+  std::vector<uint8_t> bytes;
+  sf_count_t pos = 0;
+
+  static MemoryAudio& Of(void* user) { return *static_cast<MemoryAudio*>(user); }
+  static sf_count_t Length(void* user) { return static_cast<sf_count_t>(Of(user).bytes.size()); }
+  static sf_count_t Seek(sf_count_t offset, int whence, void* user) {
+    MemoryAudio& m = Of(user);
+    sf_count_t base = 0;
+    if (whence == SEEK_CUR) base = m.pos;
+    if (whence == SEEK_END) base = static_cast<sf_count_t>(m.bytes.size());
+    if (base + offset < 0) return -1;  // before the start: refused, the position is kept
+    m.pos = base + offset;
+    return m.pos;
+  }
+  static sf_count_t Read(void* out, sf_count_t count, void* user) {
+    MemoryAudio& m = Of(user);
+    const sf_count_t size = static_cast<sf_count_t>(m.bytes.size());
+    if (count <= 0 || m.pos >= size) return 0;
+    const sf_count_t n = std::min(count, size - m.pos);
+    std::memcpy(out, m.bytes.data() + m.pos, static_cast<size_t>(n));
+    m.pos += n;
+    return n;
+  }
+  static sf_count_t Write(const void*, sf_count_t, void*) { return 0; }
+  static sf_count_t Tell(void* user) { return Of(user).pos; }
+
+  bool CopyAt(uint64_t offset, unsigned char* buf, size_t n) const {
+    if (offset > bytes.size() || n > bytes.size() - offset) return false;
+    std::memcpy(buf, bytes.data() + offset, n);
+    return true;
+  }
+};
+
+OpenedFile CheckOpened(const std::string& path, SndfilePtr file, const SF_INFO& sf_info, const ReadAt& read_at,
+                       uint64_t file_size, double max_duration_s);
+
 // Every header check, in the order documented in the header file. Nothing proportional to a header
 // value is allocated here.
 OpenedFile OpenAndCheck(const std::string& path, double max_duration_s) {
@@ -338,11 +373,37 @@ OpenedFile OpenAndCheck(const std::string& path, double max_duration_s) {
   const uint64_t file_size = fs::file_size(path, ec);
   if (ec) Fail(path, fmt::format("cannot open: {}", ec.message()));
 
+  std::ifstream in(path, std::ios::binary);
+  const ReadAt read_at = [&in](uint64_t offset, unsigned char* buf, size_t n) {
+    if (!in) return false;
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
+    return in.gcount() == static_cast<std::streamsize>(n);
+  };
   SF_INFO sf_info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &sf_info));
+  return CheckOpened(path, std::move(file), sf_info, read_at, file_size, max_duration_s);
+}
+
+OpenedFile OpenMemoryAndCheck(MemoryAudio& memory, const std::string& name, double max_duration_s) {
+  static SF_VIRTUAL_IO io{&MemoryAudio::Length, &MemoryAudio::Seek, &MemoryAudio::Read, &MemoryAudio::Write,
+                          &MemoryAudio::Tell};
+  memory.pos = 0;
+  SF_INFO sf_info{};
+  SndfilePtr file(sf_open_virtual(&io, SFM_READ, &sf_info, &memory));
+  const ReadAt read_at = [&memory](uint64_t offset, unsigned char* buf, size_t n) {
+    return memory.CopyAt(offset, buf, n);
+  };
+  return CheckOpened(name, std::move(file), sf_info, read_at, memory.bytes.size(), max_duration_s);
+}
+
+// The checks after sf_open(): `file` is null when libsndfile refused the file.
+OpenedFile CheckOpened(const std::string& path, SndfilePtr file, const SF_INFO& sf_info, const ReadAt& read_at,
+                       uint64_t file_size, double max_duration_s) {
   if (!file) {
     const int sf_errno = sf_error(nullptr);
-    DiagnoseOpenFailure(path, file_size, sf_errno, sf_strerror(nullptr));
+    DiagnoseOpenFailure(path, read_at, file_size, sf_errno, sf_strerror(nullptr));
   }
   CheckChannels(path, sf_info.channels);
   CheckSampleRate(path, sf_info.samplerate);
@@ -358,7 +419,7 @@ OpenedFile OpenAndCheck(const std::string& path, double max_duration_s) {
 
   const int major = sf_info.format & SF_FORMAT_TYPEMASK;
   if (major == SF_FORMAT_WAV || major == SF_FORMAT_WAVEX) {
-    const WavScan scan = ScanWavHeader(path, file_size);
+    const WavScan scan = ScanWavHeader(read_at, file_size);
     // data bytes / block align is the frame count only where a block is one frame (PCM, float, A-law,
     // mu-law, and EXTENSIBLE, which in practice wraps those); ADPCM blocks hold many frames.
     const bool block_is_frame = scan.format_tag == 0x0001 || scan.format_tag == 0x0003 ||
@@ -416,6 +477,7 @@ AudioInfo ProbeAudioFile(const std::string& path, double max_duration_s) {
 struct AudioFileReader::Impl {
   AudioReadConfig config;
   AudioInfo info;
+  std::unique_ptr<MemoryAudio> memory;  // the file's bytes for a reader from memory; outlives `file`
   SndfilePtr file;
   SoxrPtr resampler;  // null when the file is already at the output rate
   double output_rate_hz = 0.0;
@@ -527,6 +589,9 @@ struct AudioFileReader::Impl {
     out.resize(static_cast<size_t>(adjusted), 0.0f);
   }
 
+  // The constructors' common part: keeps the opened file and sizes the buffers and the resampler.
+  void SetUp(OpenedFile opened, const AudioReadConfig& read_config);
+
   int64_t ExpectedOutputSamples(int64_t frames) const {
     // long double (64-bit mantissa): frames x rate is exact for every file this reader accepts, so halves
     // round the way soxr's own count does (up), with no off-by-one from double rounding.
@@ -539,19 +604,32 @@ struct AudioFileReader::Impl {
 AudioFileReader::AudioFileReader(const std::string& path, const AudioReadConfig& config)
     : impl_(std::make_unique<Impl>()) {
   config.Validate();
-  OpenedFile opened = OpenAndCheck(path, config.max_duration_s);
-  Impl& s = *impl_;
-  s.config = config;
+  impl_->SetUp(OpenAndCheck(path, config.max_duration_s), config);
+}
+
+AudioFileReader::AudioFileReader(std::span<const uint8_t> bytes, const std::string& name_for_messages,
+                                 const AudioReadConfig& config)
+    : impl_(std::make_unique<Impl>()) {
+  config.Validate();
+  impl_->memory = std::make_unique<MemoryAudio>();
+  impl_->memory->bytes.assign(bytes.begin(), bytes.end());
+  impl_->SetUp(OpenMemoryAndCheck(*impl_->memory, name_for_messages, config.max_duration_s), config);
+}
+
+void AudioFileReader::Impl::SetUp(OpenedFile opened, const AudioReadConfig& read_config) {
+  const std::string path = opened.info.path;
+  Impl& s = *this;
+  s.config = read_config;
   s.info = std::move(opened.info);
   s.file = std::move(opened.file);
-  if (config.channel_mode == ChannelMode::kSelect && config.channel >= s.info.channels) {
-    throw ConfigError(RuleMessage("audio", "channel", config.channel,
+  if (read_config.channel_mode == ChannelMode::kSelect && read_config.channel >= s.info.channels) {
+    throw ConfigError(RuleMessage("audio", "channel", read_config.channel,
                                   fmt::format("< {} (the channel count of {})", s.info.channels, path)));
   }
-  s.output_rate_hz = config.sample_rate_hz == 0.0 ? s.info.sample_rate_hz : config.sample_rate_hz;
+  s.output_rate_hz = read_config.sample_rate_hz == 0.0 ? s.info.sample_rate_hz : read_config.sample_rate_hz;
 
   // Bounded by Validate() and the header checks: block_frames <= 2^24, channels <= 256.
-  const size_t block = static_cast<size_t>(config.block_frames);
+  const size_t block = static_cast<size_t>(read_config.block_frames);
   s.interleaved.resize(block * static_cast<size_t>(s.info.channels));
   s.mono.resize(block);
   if (s.output_rate_hz != static_cast<double>(s.info.sample_rate_hz)) {

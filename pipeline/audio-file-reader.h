@@ -59,6 +59,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -136,6 +137,11 @@ class AudioFileReader {
   // Validates `config` (ConfigError), probes the file (AudioError) and checks `config.channel` against
   // the file's channels (ConfigError naming audio.channel).
   explicit AudioFileReader(const std::string& path, const AudioReadConfig& config = {});
+  // The same for a file already in memory (`bytes` is copied), decoded through libsndfile's virtual I/O:
+  // the same checks and errors, with `name_for_messages` standing in for the path (in Info().path too).
+  // The entry point for fuzzing (tests/fuzz/audio-fuzzer.cc).
+  AudioFileReader(std::span<const uint8_t> bytes, const std::string& name_for_messages,
+                  const AudioReadConfig& config = {});
   ~AudioFileReader();
   AudioFileReader(const AudioFileReader&) = delete;
   AudioFileReader& operator=(const AudioFileReader&) = delete;

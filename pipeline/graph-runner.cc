@@ -223,7 +223,8 @@ class InputRun {
       StageInstance* target = instances_[to];
       if (target == nullptr) continue;  // a sink left out
       if (nodes_[to]->is_sink) {
-        SinkCall([&] { target->Accept(input, packet, emitters_[to]); });
+        // Explicit captures: clang 14 cannot capture structured bindings with [&].
+        SinkCall([&, in = input, emitter = &emitters_[to]] { target->Accept(in, packet, *emitter); });
       } else {
         target->Accept(input, packet, emitters_[to]);
       }

@@ -2,6 +2,7 @@
 #include "features/errors.h"
 #include "models/ctc-keyword-spotter.h"
 #include "pipeline/stages/builtin-stages.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -46,8 +47,9 @@ class CtcKeywordStage : public SimpleStage {
 
 std::unique_ptr<const Stage> BuildCtcKeywordStage(const StageBuildContext& ctx) {
   CtcKeywordSpotterConfig config;
-  ctx.ReadOptions(config);
   const StreamInfo& in = *ctx.InputOn(0);
+  ApplyModelDecoderDefaults(ctx, "decoder.ctc_keywords", config);  // the model's calibrated threshold, ...
+  ctx.ReadOptions(config);
   ctx.WithPosition("keywords", [&] { CtcKeywordSpotter check(config, in.labels, in.FrameShiftSeconds(), ctx.spec.name); });
   return std::make_unique<CtcKeywordStage>(config, in);
 }

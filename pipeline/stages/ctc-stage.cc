@@ -4,6 +4,7 @@
 #include "features/errors.h"
 #include "models/ctc-decoder.h"
 #include "pipeline/stages/builtin-stages.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -75,6 +76,8 @@ class CtcStage : public SimpleStage {
 template <class Decoder, class DecoderConfig>
 std::unique_ptr<const Stage> BuildCtcStage(const StageBuildContext& ctx) {
   CtcStageOptions<DecoderConfig> options;
+  constexpr bool kBeam = std::is_same_v<DecoderConfig, CtcBeamConfig>;
+  ApplyModelDecoderDefaults(ctx, kBeam ? "decoder.ctc_beam" : "decoder.ctc_greedy", options);
   ctx.ReadOptions(options);
   if constexpr (std::is_same_v<DecoderConfig, CtcBeamConfig>) {
     // The word list is a file named in the graph: relative to the graph's folder (or, from --set, to the

@@ -2,6 +2,7 @@
 #include "features/errors.h"
 #include "models/kws-decoder.h"
 #include "pipeline/stages/builtin-stages.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -47,8 +48,9 @@ class KeywordStage : public SimpleStage {
 
 std::unique_ptr<const Stage> BuildKeywordStage(const StageBuildContext& ctx) {
   KwsDecoderConfig config;
-  ctx.ReadOptions(config);
   const StreamInfo& in = *ctx.InputOn(0);
+  ApplyModelDecoderDefaults(ctx, "decoder.keywords", config);  // the model's calibrated threshold, ...
+  ctx.ReadOptions(config);
   // Keywords and thresholds against the model's labels, now rather than when the first file is read.
   ctx.WithPosition("keywords", [&] { KwsDecoder check(config, in.labels, in.FrameShiftSeconds(), ctx.spec.name); });
   return std::make_unique<KeywordStage>(config, in);

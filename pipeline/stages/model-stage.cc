@@ -14,6 +14,7 @@
 #include "models/acoustic-model.h"
 #include "models/model-stream.h"
 #include "pipeline/stages/builtin-stages.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -258,6 +259,18 @@ FeatureConfig ModelStageFeatures(const StageBuildContext& ctx, const std::string
   std::shared_ptr<const AcousticModel> model;
   model_ctx.WithPosition("path", [&] { model = AcousticModel::Load(options.path); });
   return model->Features();
+}
+
+std::string ModelStageDecoderJson(const StageBuildContext& ctx, const std::string& model_stage) {
+  const int index = ctx.graph.Find(model_stage);
+  if (index < 0 || ctx.graph.stages[static_cast<size_t>(index)].type != "model.rnn") return "";
+  const StageSpec& spec = ctx.graph.stages[static_cast<size_t>(index)];
+  const StageBuildContext model_ctx{ctx.graph, spec, {}, {}};
+  ModelStageOptions options;
+  model_ctx.ReadOptions(options);
+  std::string json;
+  model_ctx.WithPosition("path", [&] { json = ReadModelDecoderJson(options.path); });
+  return json;
 }
 
 void RegisterModelStage(StageRegistry& registry) {

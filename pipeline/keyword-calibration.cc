@@ -1,0 +1,103 @@
+#include "pipeline/keyword-calibration.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "features/errors.h"
+#include "features/online-features.h"
+#include "pipeline/audio-file-reader.h"
+
+namespace ossicle {
+
+std::vector<MatrixF> FilesLogProbs(const AcousticModel& model, const std::vector<std::string>& paths,
+                                   int num_threads) {
+  if (model.Architecture().head != HeadType::kFrame) {
+    throw ConfigError("keyword calibration needs a frame-head model (one posterior per frame); this model has "
+                      "an attention head");
+  }
+  const FeatureConfig& features = model.Features();
+  std::vector<MatrixF> out;
+  out.reserve(paths.size());
+  for (const std::string& path : paths) {
+    AudioReadConfig read;
+    read.sample_rate_hz = features.frame.sample_rate_hz;
+    const std::vector<float> samples = ReadAudioFile(path, read);
+    const FeatureMatrix f = ComputeFeatures(features, samples);
+    if (f.num_frames == 0) {
+      out.emplace_back(0, model.Architecture().num_classes);
+      continue;
+    }
+    const MatrixF frames = Eigen::Map<const MatrixF>(f.data.data(), f.num_frames, f.dim);
+    ModelOutput y = model.Forward(SingleSequence(frames), num_threads);
+    out.push_back(std::move(y.log_probs.data));
+  }
+  return out;
+}
+
+std::vector<int64_t> HitsPerFile(const std::vector<MatrixF>& files, const std::vector<std::string>& labels,
+                                 double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword) {
+  KwsDecoder decoder(config, labels, frame_shift_s);
+  std::vector<int64_t> hits;
+  hits.reserve(files.size());
+  for (const MatrixF& lp : files) {
+    decoder.Reset();
+    int64_t n = 0;
+    auto count = [&](const std::vector<KeywordHit>& found) {
+      for (const KeywordHit& h : found) n += h.keyword == keyword ? 1 : 0;
+    };
+    if (lp.rows() > 0) count(decoder.AcceptFrames(lp, 0));
+    count(decoder.InputFinished());
+    hits.push_back(n);
+  }
+  return hits;
+}
+
+std::vector<double> ThresholdGrid() {
+  std::vector<double> grid;
+  for (int i = 1; i <= 90; ++i) grid.push_back(i / 100.0);
+  for (int i = 901; i <= 999; ++i) grid.push_back(i / 1000.0);
+  grid.push_back(0.9995);
+  grid.push_back(0.9999);
+  return grid;
+}
+
+std::vector<DetPoint> DetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
+                               const std::vector<MatrixF>& positives, const std::vector<std::string>& labels,
+                               double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword,
+                               const std::vector<double>& grid) {
+  if (!(negative_hours > 0)) throw std::invalid_argument("DetCurve: negative_hours must be > 0");
+  std::vector<DetPoint> curve;
+  for (double t : grid) {
+    KwsDecoderConfig c = config;
+    c.threshold = t;
+    c.keyword_thresholds.clear();
+    DetPoint p;
+    p.threshold = t;
+    for (int64_t h : HitsPerFile(negatives, labels, frame_shift_s, c, keyword)) p.false_alarms += h;
+    p.fa_per_hour = static_cast<double>(p.false_alarms) / negative_hours;
+    if (!positives.empty()) {
+      for (int64_t h : HitsPerFile(positives, labels, frame_shift_s, c, keyword)) p.misses += h == 0 ? 1 : 0;
+      p.miss_rate = static_cast<double>(p.misses) / static_cast<double>(positives.size());
+    }
+    curve.push_back(p);
+  }
+  return curve;
+}
+
+DetPoint ThresholdForFaRate(const std::vector<DetPoint>& curve, double target_fa_per_hour) {
+  if (curve.empty()) throw std::invalid_argument("ThresholdForFaRate: empty curve");
+  const DetPoint* best = nullptr;
+  for (const DetPoint& p : curve) {
+    if (p.fa_per_hour <= target_fa_per_hour && (best == nullptr || p.threshold < best->threshold)) best = &p;
+  }
+  if (best != nullptr) return *best;
+  for (const DetPoint& p : curve) {
+    if (best == nullptr || p.false_alarms < best->false_alarms ||
+        (p.false_alarms == best->false_alarms && p.threshold > best->threshold)) {
+      best = &p;
+    }
+  }
+  return *best;
+}
+
+}  // namespace ossicle

@@ -1,0 +1,64 @@
+// Threshold calibration of a keyword model for a target false-alarm rate, and its miss rate on positives.
+//
+//   auto model = ossicle::AcousticModel::Load("jarvis.safetensors");
+//   std::vector<ossicle::MatrixF> neg = ossicle::FilesLogProbs(*model, heldout_paths);  // speech without it
+//   std::vector<ossicle::MatrixF> pos = ossicle::FilesLogProbs(*model, keyword_paths);  // optional
+//   ossicle::KwsDecoderConfig decoder;                    // smoothing, window, suppression as deployed
+//   decoder.keywords = "jarvis";
+//   auto curve = ossicle::DetCurve(neg, heldout_hours, pos, model->Labels(), 0.010, decoder, "jarvis");
+//   ossicle::DetPoint op = ossicle::ThresholdForFaRate(curve, /*target_fa_per_hour=*/1.0);
+//   // op.threshold goes into the model's "decoder" metadata; op.miss_rate is the miss rate there
+//
+// Counting is done by the streaming decoder itself (models/kws-decoder.h) at every threshold of a grid, so
+// smoothing, the confidence window, suppression and minimum duration count exactly as in `ossicle spot`:
+//   false alarms at t  = hits of the keyword over all negative files with decoder threshold t
+//   misses at t        = positive files with no hit of the keyword at threshold t
+// Negative files are decoded one by one (each file is its own stream), the model run offline over each
+// file as the batch graphs do (configs/graphs/batch-keywords.yaml).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/acoustic-model.h"
+#include "models/kws-decoder.h"
+#include "models/tensor-types.h"
+
+namespace ossicle {
+
+// Log-probabilities [frames, labels] of a frame-head model over each audio file (read at the model's
+// sample rate, features by the model's own front end, the model run offline). AudioError naming the file.
+// ConfigError for an attention-head model (no frame outputs).
+std::vector<MatrixF> FilesLogProbs(const AcousticModel& model, const std::vector<std::string>& paths,
+                                   int num_threads = 1);
+
+// Hits of `keyword` over every file (each decoded as its own stream from frame 0).
+std::vector<int64_t> HitsPerFile(const std::vector<MatrixF>& files, const std::vector<std::string>& labels,
+                                 double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword);
+
+struct DetPoint {
+  double threshold = 0;
+  int64_t false_alarms = 0;  // hits over the negatives
+  double fa_per_hour = 0;    // false_alarms / negative hours
+  int64_t misses = 0;        // positive files without a hit (0 when there are no positives)
+  double miss_rate = 0;      // misses / positive files (0 when there are none)
+};
+
+// Thresholds tried: 0.01 to 0.90 in steps of 0.01, 0.901 to 0.999 in steps of 0.001, then 0.9995 and 0.9999
+// (ascending).
+std::vector<double> ThresholdGrid();
+
+// One point per threshold of `grid` (ascending). negative_hours > 0. config.threshold and
+// keyword_thresholds are replaced by each grid value.
+std::vector<DetPoint> DetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
+                               const std::vector<MatrixF>& positives, const std::vector<std::string>& labels,
+                               double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword,
+                               const std::vector<double>& grid = ThresholdGrid());
+
+// The point with the lowest threshold whose fa_per_hour <= target_fa_per_hour. When no point meets the
+// target, the point with the fewest false alarms (the highest threshold among those). std::invalid_argument
+// for an empty curve.
+DetPoint ThresholdForFaRate(const std::vector<DetPoint>& curve, double target_fa_per_hour);
+
+}  // namespace ossicle

@@ -1,0 +1,189 @@
+// A keyword spotter from a keyword's spelling alone: the data plan and the training experiment that
+// `ossicle keyword-train "jarvis" --out jarvis.safetensors` runs.
+//
+//   ossicle::KeywordRecipeConfig recipe;
+//   recipe.keyword = "jarvis";
+//   recipe.negatives = "../shared/data/background/manifest.tsv";    // speech without the keyword
+//   ossicle::KeywordDataPlan plan = ossicle::PlanKeywordData(recipe); // sound-alikes, splits, texts
+//   ossicle::WriteKeywordData(plan, "runs/kw-jarvis");                // the negative manifests
+//   std::string yaml = ossicle::KeywordExperimentYaml(recipe, plan, "runs/kw-jarvis");
+//   // -> ossicle::Trainer (pipeline/trainer.h), then calibration (pipeline/keyword-calibration.h)
+//
+// What the model learns: a frame classifier (bidirectional LSTM, frame head) with the labels
+// {<keyword label>, "_unknown_"}. Every frame of a positive clip is the keyword, every frame of a negative
+// clip "_unknown_"; decoder.keywords (models/kws-decoder.h) smooths the keyword's posterior and fires
+// above a threshold that calibration sets for a target false-alarm rate.
+//
+// The data:
+//   positives   the keyword spoken by every speech engine (pipeline/speech-synth.h): espeak-ng voices and
+//               variants, flite, festival, at random rates and pitches, in a few spellings ("jarvis",
+//               "Jarvis.", "Jarvis!", "jarvis?") that change the prosody.
+//   sound-alikes  words that share most of the keyword's sounds, spoken the same way and labelled
+//               "_unknown_": the keyword with its first consonants replaced ("harvis", "travis"), its last
+//               consonants replaced ("jarvin"), its syllables alone ("jar", "vis"), and the nearest words
+//               of a built-in English word list by spelling ("service", "davis").
+//   other words  further words of that list, so that ordinary speech is "_unknown_" too.
+//   sentences   strings of 4-9 list words (every third with a sound-alike among them), so that longer
+//               synthetic speech is "_unknown_" too (without them the model fired on read sentences).
+//   negatives   real speech from a manifest (`negatives`), split by speaker group into a training part
+//               and a held-out part; the held-out part is never trained on: calibration and the
+//               false-alarm measurement use it. `extra_negatives` are manifests used for training only.
+//               Entries whose text columns contain the keyword are dropped.
+//   augmentation  speed, time shift, gain, white / pink noise and the training part of the negatives as
+//               babble noise at 0-25 dB SNR, SpecAugment masks.
+//
+// The held-out split (SplitNegatives): entries are grouped by their folder (for "hedgewars/British/x.flac"
+// the group is "hedgewars/British"); groups are sorted by name and every second one is held out. A
+// group holding more than 15% of the manifest's audio is split entry by entry instead (every second
+// entry held out), so no large group lands on one side only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "features/config-fields.h"
+#include "pipeline/augmentation.h"
+
+namespace ossicle {
+
+struct KeywordRecipeConfig {
+  std::string keyword;                 // the spelling to spot, e.g. "jarvis" or "hey computer"
+  uint64_t seed = 1;
+  int positive_examples = 1200;        // synthetic clips of the keyword
+  int sound_alikes = 36;               // sound-alike words (each spoken examples_per_word times)
+  int other_words = 40;                // other words from the built-in list
+  int sentences = 70;                  // synthetic word strings (4-9 list words, some with a sound-alike)
+  int examples_per_word = 6;           // synthetic clips per negative word
+  std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
+  UniformRange rate{0.7, 1.3};
+  UniformRange pitch{0.75, 1.35};
+  std::string negatives;               // manifest of speech without the keyword (split: train / held out)
+  std::string heldout_negatives;       // when given: calibration uses it, and `negatives` is all training
+  std::vector<std::string> extra_negatives;  // manifests of speech without the keyword, training only
+  int64_t max_extra_negatives = 0;     // keep at most this many extra negatives, evenly spaced (0 = all)
+  std::string features_file;           // feature configuration YAML ("" = 40 log-mel bins at 16 kHz, Kaldi)
+  int hidden_size = 64;
+  int num_layers = 2;
+  int epochs = 8;
+  int64_t max_steps = 0;               // 0 = no cap
+  double learning_rate = 0.003;
+  int num_threads = 2;
+  double target_fa_per_hour = 1.0;     // calibration target on the held-out negatives
+  std::string cache_dir;               // synthesis cache ("" = <output folder>/tts-cache)
+
+  template <class Self, class V>
+  static void Fields(Self& self, V&& v) {
+    v(FieldInfo{"keyword", "", "the keyword's spelling"}, self.keyword);
+    v(FieldInfo{"seed", "", "seed of synthesis, initialisation and augmentation"}, self.seed);
+    v(FieldInfo{"positive_examples", "", "synthetic clips of the keyword"}, self.positive_examples);
+    v(FieldInfo{"sound_alikes", "", "sound-alike negative words"}, self.sound_alikes);
+    v(FieldInfo{"other_words", "", "other negative words from the built-in list"}, self.other_words);
+    v(FieldInfo{"sentences", "", "synthetic negative word strings (4-9 words)"}, self.sentences);
+    v(FieldInfo{"examples_per_word", "", "synthetic clips per negative word or sentence"}, self.examples_per_word);
+    v(FieldInfo{"engines", "", "speech engines taking turns (repeat one to give it a larger share)"},
+      self.engines);
+    v(FieldInfo{"rate", "", "speaking-rate factor range"}, self.rate);
+    v(FieldInfo{"pitch", "", "pitch factor range"}, self.pitch);
+    v(FieldInfo{"negatives", "path", "manifest of speech without the keyword (split into train / held out)"},
+      self.negatives);
+    v(FieldInfo{"heldout_negatives", "path", "manifest held out for calibration (empty = split negatives)"},
+      self.heldout_negatives);
+    v(FieldInfo{"extra_negatives", "path", "further manifests of speech without the keyword (training only)"},
+      self.extra_negatives);
+    v(FieldInfo{"max_extra_negatives", "", "at most this many extra negatives, evenly spaced (0 = all)"},
+      self.max_extra_negatives);
+    v(FieldInfo{"features_file", "path", "feature configuration YAML (empty = Kaldi fbank 40 at 16 kHz)"},
+      self.features_file);
+    v(FieldInfo{"hidden_size", "", "LSTM units per direction"}, self.hidden_size);
+    v(FieldInfo{"num_layers", "", "stacked bidirectional LSTM layers"}, self.num_layers);
+    v(FieldInfo{"epochs", "", "passes over the training data"}, self.epochs);
+    v(FieldInfo{"max_steps", "steps", "stop after this many steps (0 = no cap)"}, self.max_steps);
+    v(FieldInfo{"learning_rate", "", "peak AdamW learning rate"}, self.learning_rate);
+    v(FieldInfo{"num_threads", "", "training threads"}, self.num_threads);
+    v(FieldInfo{"target_fa_per_hour", "1/h", "false alarms per hour the threshold is calibrated for"},
+      self.target_fa_per_hour);
+    v(FieldInfo{"cache_dir", "path", "synthesis cache (empty = <output folder>/tts-cache)"}, self.cache_dir);
+  }
+  // ConfigError naming the field: keyword has at least two letters (a-z, spaces, apostrophes, hyphens),
+  // counts >= 0 (positive_examples and examples_per_word >= 1), epochs >= 1, sizes >= 1,
+  // target_fa_per_hour > 0, learning_rate > 0.
+  void Validate(std::string_view path = "keyword") const;
+};
+
+// The keyword's label in the model: lower case, letters kept, runs of other characters -> '_'
+// ("Hey Computer!" -> "hey_computer").
+std::string KeywordLabel(std::string_view keyword);
+
+// Up to `max_count` distinct lower-case words or word pieces that sound like `keyword` but are not it
+// (see the header comment), in a fixed order: onset edits, ending edits, syllables and nearest list words
+// taken in turn. Never the keyword itself, nothing that contains it, nothing shorter than 2 letters.
+std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count);
+
+// `count` words of the built-in list (distinct, seeded order), none of them in `exclude`, none containing
+// the keyword or within edit distance 1 of it.
+std::vector<std::string> OtherWords(std::string_view keyword, size_t count, const std::vector<std::string>& exclude,
+                                    uint64_t seed);
+
+// Levenshtein distance of two byte strings.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// One negative audio file.
+struct NegativeClip {
+  std::string path;       // absolute or as resolved by the manifest reader
+  std::string group;      // speaker group (folder) it was split by
+  double duration_s = 0;  // from the manifest's duration_s / duration column, else probed
+};
+
+struct NegativeSplit {
+  std::vector<NegativeClip> train;
+  std::vector<NegativeClip> heldout;
+  int64_t dropped = 0;    // entries whose text contained the keyword
+  double TrainSeconds() const;
+  double HeldoutSeconds() const;
+};
+
+// Reads a manifest (column `path`; `transcript`, `label`, `word` or `keyword` columns are searched for the
+// keyword; `duration_s` or `duration` used when present) and splits it as described above.
+// `heldout` = false puts everything in train (for extra_negatives). ConfigError / IoError naming the file.
+NegativeSplit SplitNegatives(const std::string& manifest, std::string_view keyword, bool heldout = true);
+
+struct KeywordDataPlan {
+  std::string label;                        // the keyword's model label
+  std::vector<std::string> spellings;       // the keyword as spoken ("jarvis", "Jarvis.", ...)
+  std::vector<std::string> sound_alikes;
+  std::vector<std::string> other_words;
+  std::vector<std::string> sentences;       // strings of 4-9 list words; every third holds a sound-alike
+  std::vector<std::string> synthetic_texts;  // data.synthetic.texts ("text=label"; positives repeated)
+  int examples_per_text = 0;
+  NegativeSplit negatives;                  // the `negatives` manifest, split
+  NegativeSplit extra;                      // extra_negatives, training only
+  int64_t PositiveClips() const;
+  int64_t NegativeSyntheticClips() const;
+};
+
+// Validates `recipe` and plans the data (reads the negative manifests).
+KeywordDataPlan PlanKeywordData(const KeywordRecipeConfig& recipe);
+
+// Writes <dir>/negatives-train.tsv (every training negative), <dir>/background-train.tsv (the training
+// part of `negatives`, used as babble noise) and <dir>/negatives-heldout.tsv (path, label, duration_s;
+// label "_unknown_"). Creates `dir`. IoError when a file cannot be written.
+void WriteKeywordData(const KeywordDataPlan& plan, const std::string& dir);
+
+// Synthesises every text of the plan (through the synthesis cache; the same voices, rates and pitches as
+// data.synthetic would draw for these texts) and writes each clip as a 16 kHz 16-bit WAV under
+// <dir>/synthetic/, listed in <dir>/synthetic.tsv (path, label, duration_s). Each clip is padded with
+// 0.1-1.0 s before and after (drawn per clip) and gets a white-noise floor at -70..-45 dBFS over its whole
+// length: real recordings of a keyword have silence and room noise around the word, and with utterance
+// CMVN a clip that is all word looks different from one that is 25% word (a model trained on unpadded clips
+// missed most real recordings). Returns the number of clips.
+int64_t WriteSyntheticClips(const KeywordRecipeConfig& recipe, const KeywordDataPlan& plan, const std::string& dir,
+                            int num_threads = 2);
+
+// The experiment (pipeline/experiment-config.h) that trains the model, as YAML text, with manifests in
+// `dir` (as written by WriteKeywordData and WriteSyntheticClips), outputs in `dir`.
+std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const KeywordDataPlan& plan,
+                                  const std::string& dir);
+
+}  // namespace ossicle

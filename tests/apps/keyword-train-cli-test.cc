@@ -1,0 +1,112 @@
+// End-to-end test of `ossicle keyword-train`: a tiny recipe (a few espeak-ng clips, a 1x4 LSTM, one epoch)
+// plans, trains, calibrates on held-out tone "speech" and writes the threshold into the model's metadata.
+#include <sndfile.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "apps/run-ossicle.h"
+#include "models/acoustic-model.h"
+#include "pipeline/speech-synth.h"
+#include "pipeline/stages/model-decoder-defaults.h"
+#include "support/bad-audio-files.h"
+
+namespace ossicle {
+namespace {
+
+using Catch::Contains;
+namespace fs = std::filesystem;
+
+struct TinyKeyword {
+  test::ScopedTempDir tmp{"ossicle-keyword-train-cli"};
+  fs::path dir = tmp.path();
+  TinyKeyword() {
+    std::string neg = "path\ttranscript\tduration_s\n", measure = "path\tkeyword\n";
+    int k = 0;
+    for (const char* group : {"a", "b", "c", "d"}) {
+      fs::create_directories(dir / group);
+      for (int i = 0; i < 2; ++i, ++k) {
+        const std::string file = std::to_string(i) + ".wav";
+        test::WriteSineFile(dir / group, file, 16000, 1, 0.5, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 200.0 + 90.0 * k, 0.3);
+        neg += std::string(group) + "/" + file + "\tsomething\t0.5\n";
+      }
+      measure += std::string(group) + "/0.wav\t" + (group[0] < 'c' ? "jarvis" : "alexa") + "\n";
+    }
+    std::ofstream(dir / "neg.tsv") << neg;
+    std::ofstream(dir / "measure.tsv") << measure;
+    std::ofstream(dir / "recipe.yaml") << "keyword: jarvis\n"
+                                          "positive_examples: 4\n"
+                                          "sound_alikes: 2\n"
+                                          "other_words: 2\n"
+                                          "sentences: 1\n"
+                                          "examples_per_word: 1\n"
+                                          "engines: [espeak-ng]\n"
+                                          "negatives: neg.tsv\n"
+                                          "hidden_size: 4\n"
+                                          "num_layers: 1\n"
+                                          "epochs: 1\n"
+                                          "num_threads: 1\n"
+                                          "cache_dir: tts\n";
+  }
+};
+
+TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the threshold into the model",
+          "[apps][keyword]") {
+  if (const std::string why = SpeechEngineUnavailableReason("espeak-ng"); !why.empty()) {
+    WARN("skipped: " << why);
+    return;
+  }
+  TinyKeyword t;
+  const auto r = test::RunOssicle(
+      "keyword-train --config recipe.yaml --out models/jarvis.safetensors --work-dir work --measure measure.tsv "
+      "--target-fa-per-hour 50",
+      t.dir);
+  REQUIRE(r.exit_code == 0);
+  // 4 spellings x 1 clip; 2 sound-alikes, 2 other words, 1 sentence; groups a, c trained, b, d held out.
+  CHECK_THAT(r.out, Contains("keyword 'jarvis' (label jarvis): 4 synthetic positives; 2 sound-alikes x 1 "
+                             "(barvis, "));
+  CHECK_THAT(r.out, Contains("negatives: 4 clips (0.0 min) for training, 4 clips (0.0 min) held out"));
+  CHECK_THAT(r.out, Contains("synthesised 9 clips"));  // 4 + 2 + 2 + 1 sentence
+  CHECK_THAT(r.out, Contains("training: 13 examples"));
+  CHECK_THAT(r.out, Contains("epoch 1: train loss "));
+  CHECK_THAT(r.out, Contains("calibrated threshold "));
+  CHECK_THAT(r.out, Contains("of 2 'jarvis' clips missed"));
+  CHECK_THAT(r.out, Contains("model: models/jarvis.safetensors (decoder threshold "));
+
+  const auto model = AcousticModel::Load((t.dir / "models/jarvis.safetensors").string());
+  CHECK(model->Labels() == std::vector<std::string>{"jarvis", "_unknown_"});
+  const auto decoder = nlohmann::json::parse(ReadModelDecoderJson((t.dir / "models/jarvis.safetensors").string()));
+  CHECK(decoder["type"] == "decoder.keywords");
+  CHECK(decoder["keywords"] == "jarvis");
+  const auto report = nlohmann::json::parse(test::ReadTextFile(t.dir / "work/calibration.json"));
+  CHECK(decoder["threshold"].get<double>() == Approx(report["threshold"].get<double>()));
+  CHECK(report["positives"] == 2);
+  CHECK(report["heldout_negative_hours"].get<double>() == Approx(2.0 / 3600.0));
+  CHECK(report["det"].size() > 100);
+  CHECK(report["fa_per_hour"].get<double>() <= 50.0);
+  // The provenance records the calibration too; the experiment it ran is kept for `ossicle train`.
+  CHECK(nlohmann::json::parse(model->ProvenanceJson())["keyword_train"]["threshold"] == report["threshold"]);
+  CHECK(fs::exists(t.dir / "work/experiment.yaml"));
+  CHECK(fs::exists(t.dir / "work/negatives-heldout.tsv"));
+}
+
+TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 3", "[apps][keyword]") {
+  TinyKeyword t;
+  const auto bad = test::RunOssicle("keyword-train j --out m.safetensors", t.dir);
+  CHECK(bad.exit_code == 3);
+  CHECK_THAT(bad.err, Contains("keyword = 'j'; expected a word of at least two letters"));
+  std::ofstream(t.dir / "typo.yaml") << "keyword: jarvis\nepoch: 3\n";
+  const auto typo = test::RunOssicle("keyword-train --config typo.yaml --out m.safetensors", t.dir);
+  CHECK(typo.exit_code == 3);
+  CHECK_THAT(typo.err, Contains("typo.yaml:2:1") && Contains("unknown key 'epoch' (did you mean 'epochs'?)"));
+  const auto none = test::RunOssicle("keyword-train --out m.safetensors", t.dir);
+  CHECK(none.exit_code == 3);
+  CHECK_THAT(none.err, Contains("no keyword"));
+  CHECK_FALSE(fs::exists(t.dir / "m.safetensors"));
+}
+
+}  // namespace
+}  // namespace ossicle

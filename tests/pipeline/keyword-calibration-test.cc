@@ -1,0 +1,167 @@
+// Threshold calibration on hand-made posteriors (pipeline/keyword-calibration.h), the model's "decoder"
+// metadata round trip, and decoder stages taking it as their defaults.
+#include "pipeline/keyword-calibration.h"
+
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "features/errors.h"
+#include "pipeline/graph-runner.h"
+#include "pipeline/graph-test-support.h"
+#include "pipeline/stages/model-decoder-defaults.h"
+
+namespace ossicle {
+namespace {
+
+using Catch::Contains;
+
+const std::vector<std::string> kLabels = {"jarvis", "_unknown_"};
+
+// `frames` frames of log-posteriors: "jarvis" at p in [from, to), 0.01 elsewhere; "_unknown_" the rest.
+MatrixF Posteriors(int64_t frames, int64_t from, int64_t to, double p) {
+  MatrixF m(frames, 2);
+  for (int64_t t = 0; t < frames; ++t) {
+    const double q = t >= from && t < to ? p : 0.01;
+    m(t, 0) = static_cast<float>(std::log(q));
+    m(t, 1) = static_cast<float>(std::log(1.0 - q));
+  }
+  return m;
+}
+
+KwsDecoderConfig Decoder() {
+  KwsDecoderConfig c;
+  c.keywords = "jarvis";
+  return c;
+}
+
+TEST_CASE("DetCurve counts the decoder's hits per threshold; ThresholdForFaRate picks the lowest that meets the "
+          "target",
+          "[keyword][calibration]") {
+  // Negatives, half an hour: one bump at 0.645 (40 frames: the smoothed peak reaches it), one at 0.345, and a
+  // file with two separate bumps at 0.445 (2 s apart: suppression does not merge them).
+  const std::vector<MatrixF> negatives = {Posteriors(300, 100, 140, 0.645), Posteriors(300, 50, 90, 0.345),
+                                          [] {
+                                            MatrixF m = Posteriors(600, 50, 90, 0.445);
+                                            m.block(400, 0, 40, 2) = Posteriors(40, 0, 40, 0.445);
+                                            return m;
+                                          }()};
+  // Positives: two clear, one weak.
+  const std::vector<MatrixF> positives = {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905),
+                                          Posteriors(200, 60, 110, 0.405)};
+  const auto curve = DetCurve(negatives, 0.5, positives, kLabels, 0.010, Decoder(), "jarvis");
+  REQUIRE(curve.size() == ThresholdGrid().size());
+  auto at = [&](double t) {
+    for (const auto& p : curve) {
+      if (std::abs(p.threshold - t) < 1e-9) return p;
+    }
+    FAIL("no grid point " << t);
+    return DetPoint{};
+  };
+  CHECK(at(0.30).false_alarms == 4);
+  CHECK(at(0.30).fa_per_hour == Approx(8.0));
+  CHECK(at(0.30).misses == 0);
+  CHECK(at(0.40).false_alarms == 3);
+  CHECK(at(0.50).false_alarms == 1);
+  CHECK(at(0.50).misses == 1);
+  CHECK(at(0.50).miss_rate == Approx(1.0 / 3.0));
+  CHECK(at(0.65).false_alarms == 0);
+  CHECK(at(0.92).misses == 2);
+  CHECK(at(0.96).misses == 3);
+
+  // Target 1/h over half an hour: no false alarm allowed -> 0.65; 2/h: one allowed -> 0.45.
+  const DetPoint strict = ThresholdForFaRate(curve, 1.0);
+  CHECK(strict.threshold == Approx(0.65));
+  CHECK(strict.false_alarms == 0);
+  CHECK(strict.misses == 1);
+  CHECK(ThresholdForFaRate(curve, 2.0).threshold == Approx(0.45));
+  CHECK(ThresholdForFaRate(curve, 100.0).threshold == Approx(0.01));
+}
+
+TEST_CASE("ThresholdForFaRate falls back to the fewest false alarms when no threshold meets the target",
+          "[keyword][calibration]") {
+  const std::vector<DetPoint> curve = {{0.2, 9, 9.0, 0, 0.0}, {0.5, 4, 4.0, 1, 0.1}, {0.8, 2, 2.0, 3, 0.3},
+                                       {0.9, 2, 2.0, 5, 0.5}};
+  const DetPoint p = ThresholdForFaRate(curve, 1.0);
+  CHECK(p.threshold == Approx(0.9));
+  CHECK(p.false_alarms == 2);
+  CHECK_THROWS_AS(ThresholdForFaRate({}, 1.0), std::invalid_argument);
+}
+
+TEST_CASE("HitsPerFile decodes each file as its own stream", "[keyword][calibration]") {
+  const std::vector<MatrixF> files = {Posteriors(100, 10, 50, 0.9), Posteriors(100, 0, 0, 0.9), MatrixF(0, 2)};
+  CHECK(HitsPerFile(files, kLabels, 0.010, Decoder(), "jarvis") == std::vector<int64_t>{1, 0, 0});
+}
+
+TEST_CASE("the model's decoder metadata survives save and load; bad metadata is refused",
+          "[keyword][calibration][metadata]") {
+  test::ScopedTempDir tmp("ossicle-kw-meta");
+  const FeatureConfig features = FeatureConfig::KaldiFbank(8);
+  const std::string path = test::WriteTestModel(tmp.path(), "m.safetensors", features, kLabels);
+  auto model = AcousticModel::Load(path);
+  CHECK(ReadModelDecoderJson(path).empty());  // optional
+  const std::string meta = R"({"keywords":"jarvis","threshold":0.83,"type":"decoder.keywords"})";
+  const std::string with = (tmp.path() / "with.safetensors").string();
+  SaveModelWithDecoderJson(*model, with, meta);
+  CHECK(nlohmann::json::parse(ReadModelDecoderJson(with)) == nlohmann::json::parse(meta));
+  // Still an ordinary model file: the same weights, labels and features.
+  auto loaded = AcousticModel::Load(with);
+  CHECK(loaded->Labels() == kLabels);
+  const auto a = model->Parameters(), b = loaded->Parameters();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].name == b[i].name);
+    CHECK(std::equal(a[i].values.begin(), a[i].values.end(), b[i].values.begin(), b[i].values.end()));
+  }
+  CHECK_FALSE(std::filesystem::exists(with + ".tmp"));
+  CHECK_THROWS_WITH(SaveModelWithDecoderJson(*model, with, "{\"threshold\": 0.5}"), Contains("string \"type\""));
+  CHECK_THROWS_AS(SaveModelWithDecoderJson(*model, with, "{not json"), ModelFormatError);
+}
+
+TEST_CASE("ApplyDecoderJson: only the matching decoder type, unknown keys named", "[keyword][calibration][metadata]") {
+  std::string json = R"({"type":"decoder.keywords","threshold":0.83,"smoothing_ms":50})";
+  KwsDecoderConfig c;
+  CHECK(ApplyDecoderJson(json, "decoder.keywords", c));
+  CHECK(c.threshold == Approx(0.83));
+  CHECK(c.smoothing_ms == Approx(50));
+  KwsDecoderConfig other;
+  CHECK_FALSE(ApplyDecoderJson(json, "decoder.ctc_keywords", other));
+  CHECK(other.threshold == Approx(0.5));
+  CHECK_FALSE(ApplyDecoderJson("", "decoder.keywords", other));
+  json = R"({"type":"decoder.keywords","treshold":0.83})";
+  CHECK_THROWS_WITH(ApplyDecoderJson(json, "decoder.keywords", c),
+                    Contains("model metadata 'decoder'") && Contains("unknown key 'treshold'"));
+}
+
+TEST_CASE("decoder.keywords takes the model's threshold unless the graph sets one", "[keyword][calibration][graph]") {
+  test::ScopedTempDir tmp("ossicle-kw-stage");
+  const FeatureConfig features = FeatureConfig::KaldiFbank(40);
+  const std::string path = test::WriteTestModel(tmp.path(), "kws.safetensors", features, {"yes", "no", "_unknown_"});
+  auto hits = [&](const std::string& decoder_json, const std::string& graph_threshold) {
+    SaveModelWithDecoderJson(*AcousticModel::Load(path), (tmp.path() / "with-meta.safetensors").string(),
+                             decoder_json);
+    const std::string options = graph_threshold.empty() ? "{}" : "{threshold: " + graph_threshold + "}";
+    const std::string yaml = test::WriteText(tmp.path() / "g.yaml", R"(stages:
+  - {name: audio, type: source.file}
+  - {name: fbank, type: features.fbank, input: audio}
+  - {name: model, type: model.rnn, input: fbank, options: {path: with-meta.safetensors}}
+  - {name: kws, type: decoder.keywords, input: model, options: )" + options + R"(}
+)");
+    int n = 0;
+    Graph::Load(yaml)->RunFile(test::TestAudio("yes_en-us_16k.wav"), [&](const nlohmann::json& r) {
+      n += r["type"] == "hit" ? 1 : 0;
+    });
+    return n;
+  };
+  const int low = hits(R"({"type":"decoder.keywords","threshold":0.05})", "");
+  const int high = hits(R"({"type":"decoder.keywords","threshold":1.0})", "");
+  CHECK(low > 0);   // a random model's posteriors (about 1/3) pass 0.05 ...
+  CHECK(high == 0);  // ... and never reach 1.0
+  CHECK(hits(R"({"type":"decoder.keywords","threshold":1.0})", "0.05") == low);  // the graph's value wins
+  CHECK(hits(R"({"type":"decoder.ctc_greedy"})", "0.05") == low);                  // other decoder: ignored
+}
+
+}  // namespace
+}  // namespace ossicle
