@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -44,15 +45,15 @@ struct KeywordTrainOptions {
   std::string config;
   std::string negatives;
   std::vector<std::string> extra_negatives;
-  double target_fa_per_hour = -1;
+  std::optional<double> target_fa_per_hour;
   std::string work_dir;
   std::string measure;
   std::vector<std::string> recipe_overrides;
   std::vector<std::string> overrides;
   bool overwrite = false;
   std::string calibrate;  // a trained model: calibrate it only (no training)
-  int64_t max_steps = -1;
-  int epochs = -1;
+  std::optional<int64_t> max_steps;
+  std::optional<int> epochs;
 };
 
 std::string Letters(std::string_view s) {
@@ -134,9 +135,9 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   if (!opt.keyword.empty()) recipe.keyword = opt.keyword;
   if (!opt.negatives.empty()) recipe.negatives = std::filesystem::absolute(opt.negatives).string();
   for (const auto& m : opt.extra_negatives) recipe.extra_negatives.push_back(std::filesystem::absolute(m).string());
-  if (opt.target_fa_per_hour >= 0) recipe.target_fa_per_hour = opt.target_fa_per_hour;
-  if (opt.max_steps >= 0) recipe.max_steps = opt.max_steps;
-  if (opt.epochs >= 0) recipe.epochs = opt.epochs;
+  if (opt.target_fa_per_hour) recipe.target_fa_per_hour = *opt.target_fa_per_hour;
+  if (opt.max_steps) recipe.max_steps = *opt.max_steps;
+  if (opt.epochs) recipe.epochs = *opt.epochs;
   if (recipe.keyword.empty()) throw ConfigError("no keyword: give it as the first argument or as `keyword:` in --config");
   recipe.Validate();
 
