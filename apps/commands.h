@@ -20,7 +20,6 @@ CommandRunner AddTranscribeCommand(CLI::App& app);
 CommandRunner AddMergeCommand(CLI::App& app);
 CommandRunner AddTrainCommand(CLI::App& app);
 CommandRunner AddKeywordTrainCommand(CLI::App& app);
-CommandRunner AddKeywordTrainCommand(CLI::App& app);
 CommandRunner AddEvalCommand(CLI::App& app);
 CommandRunner AddDevicesCommand(CLI::App& app);
 CommandRunner AddListenCommand(CLI::App& app);

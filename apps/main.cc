@@ -32,7 +32,6 @@ int main(int argc, char** argv) {
   add(ossicle::AddMergeCommand);
   add(ossicle::AddTrainCommand);
   add(ossicle::AddKeywordTrainCommand);
-  add(ossicle::AddKeywordTrainCommand);
   add(ossicle::AddEvalCommand);
   add(ossicle::AddDevicesCommand);
   add(ossicle::AddListenCommand);
