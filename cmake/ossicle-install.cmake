@@ -21,6 +21,12 @@ foreach(lib features models pipeline)
   target_include_directories(ossicle_${lib} INTERFACE
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}> $<INSTALL_INTERFACE:${OSSICLE_INSTALL_DETAILDIR}>)
   set_target_properties(ossicle_${lib} PROPERTIES EXPORT_NAME ${lib})
+  # Eigen's memory layout depends on the vector instructions (alignment of 16 or 32 bytes): code that
+  # includes ossicle's headers must be compiled for the same ones, or matrices allocated by one side are
+  # freed wrongly by the other (heap corruption). So -march=native travels with the targets.
+  if(OSSICLE_NATIVE)
+    target_compile_options(ossicle_${lib} INTERFACE -march=native)
+  endif()
   # Every header under detail/ (ossicle-${lib}.h too: the public headers include each other from there).
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/${lib}/" DESTINATION "${OSSICLE_INSTALL_DETAILDIR}/${lib}"
           COMPONENT development FILES_MATCHING PATTERN "*.h")
@@ -30,7 +36,7 @@ endforeach()
 
 # The libraries are static, so their private link dependencies travel with the export as $<LINK_ONLY:...>;
 # ossicle_warnings is among them (only its link options reach a consumer: the sanitizer runtime of an
-# OSSICLE_SANITIZE build, never -Werror or -march).
+# OSSICLE_SANITIZE build, never -Werror; -march=native is set on the libraries themselves, above).
 set_target_properties(ossicle_warnings PROPERTIES EXPORT_NAME warnings)
 install(TARGETS ossicle_features ossicle_models ossicle_pipeline ossicle_warnings EXPORT ossicleTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
@@ -44,6 +50,10 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/configs" DESTINATION "${CMAKE_INSTALL_D
 # config file and ossicle.pc.
 get_target_property(OSSICLE_PIPELINE_LINKS ossicle_pipeline LINK_LIBRARIES)
 set(OSSICLE_PC_REQUIRES "")
+set(OSSICLE_PC_CFLAGS "")
+if(OSSICLE_NATIVE)
+  set(OSSICLE_PC_CFLAGS " -march=native")
+endif()
 set(OSSICLE_PC_LIBS "")
 foreach(optional PORTAUDIO:portaudio-2.0 ALSA:alsa ESPEAK_NG:espeak-ng)
   string(REPLACE ":" ";" optional "${optional}")

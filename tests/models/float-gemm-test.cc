@@ -42,31 +42,36 @@ TEST_CASE("packed float product equals the double product for every edge shape",
           for (bool accumulate : {false, true}) {
             INFO("m " << m << " n " << n << " k " << k << " transposed " << transposed << " accumulate "
                       << accumulate);
-            // A is a sub-matrix (row stride k + 3); C is a sub-matrix with stride n + 5.
-            const MatrixF a_full = RandomMatrix(m, k + 3, rng);
-            const MatrixF b = RandomMatrix(k, n, rng);
-            const MatrixF b_t = b.transpose();
-            MatrixF c_full = RandomMatrix(m, n + 5, rng);
+            // A is a sub-matrix (row stride k + 3); C is a sub-matrix with stride n + 5; B^T has row stride
+            // k + 1. Every buffer has one spare row, so that no operand is a null pointer when m or k is 0,
+            // and the spare rows of C must stay untouched.
+            const MatrixF a_full = RandomMatrix(m + 1, k + 3, rng);
+            const MatrixF b_t_full = RandomMatrix(n, k + 1, rng);
+            MatrixF b_full = MatrixF::Zero(k + 1, n);
+            b_full.topRows(k) = b_t_full.leftCols(k).transpose();
+            const MatrixF b = b_full.topRows(k);
+            MatrixF c_full = RandomMatrix(m + 1, n + 5, rng);
             const MatrixF c_before = c_full;
             gemm::PackedMatrix packed;
             if (transposed) {
-              packed.Pack(b_t.data(), k, true, k, n);
+              packed.Pack(b_t_full.data(), k + 1, true, k, n);
             } else {
-              packed.Pack(b.data(), n, false, k, n);
+              packed.Pack(b_full.data(), n, false, k, n);
             }
             CHECK(packed.Rows() == k);
             CHECK(packed.Cols() == n);
             gemm::MultiplyPacked(m, a_full.data(), k + 3, packed, c_full.data(), n + 5, accumulate);
-            const MatrixD a = a_full.leftCols(k).cast<double>();
+            const MatrixD a = a_full.topRows(m).leftCols(k).cast<double>();
             MatrixD want = a * b.cast<double>();
             MatrixD scale = a.cwiseAbs() * b.cast<double>().cwiseAbs();
             if (accumulate) {
-              want += c_before.leftCols(n).cast<double>();
-              scale += c_before.leftCols(n).cast<double>().cwiseAbs();
+              want += c_before.topRows(m).leftCols(n).cast<double>();
+              scale += c_before.topRows(m).leftCols(n).cast<double>().cwiseAbs();
             }
-            CHECK(RelativeError(c_full.leftCols(n), want, scale) <= 1e-6);
-            // The columns past n are not touched.
-            CHECK(c_full.rightCols(5) == c_before.rightCols(5));
+            CHECK(RelativeError(c_full.topRows(m).leftCols(n), want, scale) <= 1e-6);
+            // The columns past n and the spare row are not touched.
+            CHECK(c_full.topRows(m).rightCols(5) == c_before.topRows(m).rightCols(5));
+            CHECK(c_full.bottomRows(1) == c_before.bottomRows(1));
           }
         }
       }
@@ -82,14 +87,15 @@ TEST_CASE("transposed product accumulates G^T X for every edge shape", "[models]
       for (int64_t nj : {1, 5, 6, 13, 40}) {
         INFO("k " << k << " ni " << ni << " nj " << nj);
         // G and X are column slices of wider matrices; W is a sub-matrix with row stride nj + 2.
-        const MatrixF g_full = RandomMatrix(k, ni + 4, rng);
-        const MatrixF x_full = RandomMatrix(k, nj + 1, rng);
+        // One spare row each, so that G and X are never null pointers when k is 0.
+        const MatrixF g_full = RandomMatrix(k + 1, ni + 4, rng);
+        const MatrixF x_full = RandomMatrix(k + 1, nj + 1, rng);
         MatrixF w_full = RandomMatrix(ni, nj + 2, rng);
         const MatrixF w_before = w_full;
         gemm::AddTransposedProduct(k, ni, nj, g_full.data() + 2, ni + 4, x_full.data(), nj + 1, w_full.data(), nj + 2,
                                    scratch);
-        const MatrixD g = g_full.middleCols(2, ni).cast<double>();
-        const MatrixD x = x_full.leftCols(nj).cast<double>();
+        const MatrixD g = g_full.topRows(k).middleCols(2, ni).cast<double>();
+        const MatrixD x = x_full.topRows(k).leftCols(nj).cast<double>();
         const MatrixD want = w_before.leftCols(nj).cast<double>() + g.transpose() * x;
         const MatrixD scale = w_before.leftCols(nj).cast<double>().cwiseAbs() + g.cwiseAbs().transpose() * x.cwiseAbs();
         CHECK(RelativeError(w_full.leftCols(nj), want, scale) <= 1e-6);
