@@ -23,9 +23,10 @@ foreach(lib features models pipeline)
   set_target_properties(ossicle_${lib} PROPERTIES EXPORT_NAME ${lib})
   # Eigen's memory layout depends on the vector instructions (alignment of 16 or 32 bytes): code that
   # includes ossicle's headers must be compiled for the same ones, or matrices allocated by one side are
-  # freed wrongly by the other (heap corruption). So -march=native travels with the targets.
+  # freed wrongly by the other (heap corruption). So -march=native travels with the installed targets (the
+  # build tree's own targets already get it from ossicle_warnings).
   if(OSSICLE_NATIVE)
-    target_compile_options(ossicle_${lib} INTERFACE -march=native)
+    target_compile_options(ossicle_${lib} INTERFACE $<INSTALL_INTERFACE:-march=native>)
   endif()
   # Every header under detail/ (ossicle-${lib}.h too: the public headers include each other from there).
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/${lib}/" DESTINATION "${OSSICLE_INSTALL_DETAILDIR}/${lib}"
