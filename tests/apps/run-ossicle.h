@@ -16,6 +16,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "pipeline/npy-file.h"
 #include "support/bad-audio-files.h"
@@ -53,6 +56,16 @@ inline RunResult RunOssicle(const std::string& args,
 }
 
 // Largest |a - b| over two .npy matrices of the same shape (REQUIREs the shapes to match).
+// The JSON objects of a JSON-lines text (empty lines skipped).
+inline std::vector<nlohmann::json> JsonLines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
 inline double MaxAbsDiff(const NpyMatrix& a, const NpyMatrix& b) {
   REQUIRE(a.shape == b.shape);
   double worst = 0.0;

@@ -34,14 +34,7 @@ const std::string kAudio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio";
 
 std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
-std::vector<Json> JsonLines(const std::string& text) {
-  std::vector<Json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(Json::parse(line));
-  }
-  return out;
-}
+using test::JsonLines;
 
 using EnvVars = std::map<std::string, std::optional<std::string>>;
 

@@ -44,14 +44,7 @@ RunResult Run(const std::string& args, const fs::path& dir = fs::current_path())
 
 std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
-std::vector<Json> JsonLines(const std::string& text) {
-  std::vector<Json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(Json::parse(line));
-  }
-  return out;
-}
+using test::JsonLines;
 
 // A graph that only reads the audio (summary records with the duration), and one that also computes
 // features; `chunk_samples` makes the source pass tiny blocks (a slower run, same records).

@@ -21,14 +21,7 @@ using Catch::Matchers::Contains;
 using test::RunResult;
 using Json = nlohmann::json;
 
-std::vector<Json> JsonLines(const std::string& text) {
-  std::vector<Json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(Json::parse(line));
-  }
-  return out;
-}
+using test::JsonLines;
 
 TEST_CASE("transcribe: transcript and summary per file, error records, --jobs, CSV, resume", "[cli][batch]") {
   test::ScopedTempDir tmp;
