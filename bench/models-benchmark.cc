@@ -10,7 +10,8 @@
 // BM_TrainStep: one training step as torch_blstm.py's training benchmark times it: batch 32 x T = 100 random
 // frames, zero the gradients, forward, loss ("ce": frame cross-entropy on random labels in [0, C); "ctc":
 // CTC on random targets of 20 labels in [1, C), blank 0), backward, Adam step (lr 1e-3). frames_per_s =
-// 32 * 100 / step time; threads = TrainingPass num_threads (2: the directions in parallel).
+// 32 * 100 / step time; threads = the num_threads of the training pass, the loss and Adam (2: directions in
+// parallel, the rest in halves).
 //   build/release/bench/models-benchmark --benchmark_filter=H128_L2
 #include <benchmark/benchmark.h>
 
@@ -146,14 +147,14 @@ void BM_TrainStep(benchmark::State& state) {
   }
   std::vector<std::span<const float>> g;
   for (const auto& v : grads.values) g.emplace_back(v);
-  ossicle::Optimizer adam(ossicle::OptimizerConfig{}, names, sizes);
+  ossicle::Optimizer adam(ossicle::OptimizerConfig{}, names, sizes, threads);
   MatrixF d_logits;
   for (auto _ : state) {
     grads.SetZero();
     const ossicle::ModelOutput& y = pass.Forward(x);
     const ossicle::LossResult loss =
-        ctc ? ossicle::CtcLoss(y.log_probs, targets, ossicle::CtcConfig{0, true}, &d_logits)
-            : ossicle::FrameCrossEntropy(y.log_probs, frame_labels, {}, &d_logits);
+        ctc ? ossicle::CtcLoss(y.log_probs, targets, ossicle::CtcConfig{0, true}, &d_logits, threads)
+            : ossicle::FrameCrossEntropy(y.log_probs, frame_labels, {}, &d_logits, threads);
     // PyTorch's reduction="mean": CE over frames; CTC per sequence divided by its target length, over the batch.
     d_logits *= static_cast<float>(ctc ? 1.0 / (kBatch * kTargetLength) : 1.0 / loss.total_weight);
     pass.Backward(d_logits, grads);

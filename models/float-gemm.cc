@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -17,7 +18,7 @@ namespace {
 constexpr int kTileRows = 6;
 // Rows of the left operand per block of MultiplyPacked (their data stays in L2 while every panel passes).
 constexpr int64_t kRowBlock = 96;
-// Rows k per block of AddTransposedProduct (both packed blocks fit in L2 for k-columns up to 512 + 256).
+// Rows k per block of AddTransposedProduct: one packed G panel (16 KB) stays in L1, X packed in L2 (nj <= 512).
 constexpr int64_t kDepthBlock = 256;
 
 using Tile = float[kTileRows][kPanelWidth];
@@ -83,7 +84,7 @@ void TileProductRows(int rows, int64_t k, const float* a, int64_t ar, int64_t ak
 template <int64_t N>
 inline void CopyPadded(const float* src, int64_t width, float* dst) {
   if (width == N) {
-    for (int64_t j = 0; j < N; ++j) dst[j] = src[j];
+    std::memcpy(dst, src, N * sizeof(float));  // a few vector moves (the loop compiled to scalar ones)
     return;
   }
   for (int64_t j = 0; j < N; ++j) dst[j] = j < width ? src[j] : 0.0f;
@@ -120,9 +121,13 @@ void MultiplyPacked(int64_t m, const float* a, int64_t lda, const PackedMatrix& 
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t c0 = p * kPanelWidth;
       const int64_t width = std::min(kPanelWidth, n - c0);
-      for (int64_t r0 = m0; r0 < m1; r0 += kTileRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(kTileRows, m1 - r0));
-        TileProductRows(rows, k, a + r0 * lda, lda, 1, b.Panel(p), tile);
+      for (int64_t r0 = m0, rows = 0; r0 < m1; r0 += rows) {
+        // Tiles of 6 rows; 7 to 11 left are split in two near-equal tiles (32 rows: 6 6 6 6 4 4, not
+        // 6 6 6 6 6 2: a tile of fewer than 4 rows waits on FMA latency, not throughput). Each row's sums
+        // are the same in any tile.
+        const int64_t left = m1 - r0;
+        rows = left > kTileRows && left < 2 * kTileRows ? (left + 1) / 2 : std::min<int64_t>(kTileRows, left);
+        TileProductRows(static_cast<int>(rows), k, a + r0 * lda, lda, 1, b.Panel(p), tile);
         for (int r = 0; r < rows; ++r) {
           float* dst = c + (r0 + r) * ldc + c0;
           const float* t = tile[r];
@@ -145,25 +150,20 @@ void MultiplyPacked(int64_t m, const float* a, int64_t lda, const PackedMatrix& 
 
 void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int64_t ldg, const float* x,
                           int64_t ldx, float* w, int64_t ldw, std::vector<float>& scratch) {
-  // W^T [nj, ni] += X^T G: tiles of 6 columns of X (broadcast) by one 16-column panel of G.
+  // W^T [nj, ni] += X^T G: tiles of 6 columns of X (broadcast) by one 16-column panel of G. Per depth
+  // block, X is packed whole (it stays in L2) and G one panel at a time, just before its tiles (it stays
+  // in L1): packing all of G's panels first made a block as large as L2, so the tiles read it from L3.
   const int64_t i_panels = (ni + kPanelWidth - 1) / kPanelWidth;
   const int64_t j_blocks = (nj + kTileRows - 1) / kTileRows;
   alignas(32) Tile tile;
   for (int64_t k0 = 0; k0 < k; k0 += kDepthBlock) {
     const int64_t kn = std::min(kDepthBlock, k - k0);
-    const size_t g_size = static_cast<size_t>(i_panels * kn * kPanelWidth);
+    const size_t g_size = static_cast<size_t>(kn * kPanelWidth);
     const size_t x_size = static_cast<size_t>(j_blocks * kn * kTileRows);
     if (scratch.size() < g_size + x_size) scratch.resize(g_size + x_size);
     float* gp = scratch.data();
     float* xp = gp + g_size;
-    // G rows k0.. as panels [kn][16]; X rows as blocks [kn][6]; both zero padded.
-    for (int64_t p = 0; p < i_panels; ++p) {
-      const int64_t c0 = p * kPanelWidth, width = std::min(kPanelWidth, ni - c0);
-      float* dst = gp + p * kn * kPanelWidth;
-      for (int64_t q = 0; q < kn; ++q, dst += kPanelWidth) {
-        CopyPadded<kPanelWidth>(g + (k0 + q) * ldg + c0, width, dst);
-      }
-    }
+    // X rows k0.. as blocks [kn][6], zero padded.
     for (int64_t jb = 0; jb < j_blocks; ++jb) {
       const int64_t c0 = jb * kTileRows, width = std::min<int64_t>(kTileRows, nj - c0);
       float* dst = xp + jb * kn * kTileRows;
@@ -173,13 +173,18 @@ void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int
     }
     for (int64_t p = 0; p < i_panels; ++p) {
       const int64_t i0 = p * kPanelWidth, i_width = std::min(kPanelWidth, ni - i0);
+      // G rows k0.. of this panel as [kn][16], zero padded.
+      float* dst = gp;
+      for (int64_t q = 0; q < kn; ++q, dst += kPanelWidth) {
+        CopyPadded<kPanelWidth>(g + (k0 + q) * ldg + i0, i_width, dst);
+      }
       for (int64_t jb = 0; jb < j_blocks; ++jb) {
         const int64_t j0 = jb * kTileRows;
         const int j_width = static_cast<int>(std::min<int64_t>(kTileRows, nj - j0));
-        TileProductRows(j_width, kn, xp + jb * kn * kTileRows, 1, kTileRows, gp + p * kn * kPanelWidth, tile);
+        TileProductRows(j_width, kn, xp + jb * kn * kTileRows, 1, kTileRows, gp, tile);
         for (int64_t i = 0; i < i_width; ++i) {
-          float* dst = w + (i0 + i) * ldw + j0;
-          for (int r = 0; r < j_width; ++r) dst[r] += tile[r][i];
+          float* out = w + (i0 + i) * ldw + j0;
+          for (int r = 0; r < j_width; ++r) out[r] += tile[r][i];
         }
       }
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "features/errors.h"
+#include "models/paired-thread.h"
 
 namespace ossicle {
 
@@ -37,6 +38,18 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
+// f(begin, end) over [0, n): in two halves on two threads when num_threads >= 2. The first half's error is
+// rethrown first, so the error reported is the one a single thread meets first.
+template <class F>
+void ForHalves(int num_threads, int64_t n, F&& f) {
+  if (num_threads < 2 || n < 2) {
+    f(int64_t{0}, n);
+    return;
+  }
+  PairedThread pair;
+  pair.Run([&] { f(int64_t{0}, n / 2); }, [&] { f(n / 2, n); });
+}
+
 // Writes the gradient of a loss through the log-softmax that made `lp`: d logits = g - softmax * sum(g),
 // where g = d loss / d log-probabilities. Works on one row.
 template <class Scalar, class GradRow, class LpRow, class OutRow>
@@ -51,7 +64,7 @@ void ThroughLogSoftmax(const GradRow& g, const LpRow& lp, OutRow&& out) {
 template <class Scalar, class Valid>
 LossResult CrossEntropyRows(const BasicMatrix<Scalar>& lp, std::span<const int32_t> targets,
                             const CrossEntropyConfig& config, BasicMatrix<Scalar>* d_logits, Valid valid,
-                            const char* what, int64_t frames) {
+                            const char* what, int64_t frames, int num_threads = 1) {
   const int num_classes = static_cast<int>(lp.cols());
   config.Validate(std::string(what), num_classes);
   if (static_cast<int64_t>(targets.size()) != lp.rows()) {
@@ -64,41 +77,54 @@ LossResult CrossEntropyRows(const BasicMatrix<Scalar>& lp, std::span<const int32
     return weighted ? static_cast<double>(config.class_weights[static_cast<size_t>(c)]) : 1.0;
   };
   if (d_logits != nullptr) d_logits->setZero(lp.rows(), num_classes);
-  Eigen::Array<double, 1, Eigen::Dynamic> g(num_classes);
-  LossResult result;
-  for (Eigen::Index r = 0; r < lp.rows(); ++r) {
-    if (!valid(r)) continue;
-    const int32_t y = targets[static_cast<size_t>(r)];
-    if (y == config.ignore_index) continue;
-    if (y < 0 || y >= num_classes) {
-      const std::string where =
-          frames > 0 ? "sequence " + std::to_string(r / frames) + " frame " + std::to_string(r % frames)
-                     : "clip " + std::to_string(r);
-      throw ConfigError(std::string(what) + ": target of " + where + " is " + std::to_string(y) + "; expected in [0, " +
-                        std::to_string(num_classes) + ") or ignore_index " + std::to_string(config.ignore_index));
-    }
-    const double w_y = weight(y);
-    double loss = -(1.0 - smoothing) * w_y * static_cast<double>(lp(r, y));
-    g.setZero();
-    g(y) = -(1.0 - smoothing) * w_y;
-    if (smoothing > 0) {
-      const double share = smoothing / num_classes;
-      for (Eigen::Index c = 0; c < num_classes; ++c) {
-        loss -= share * weight(c) * static_cast<double>(lp(r, c));
-        g(c) -= share * weight(c);
+  // Per row: its loss and target weight (counted rows only), summed in row order afterwards, so the sums
+  // do not depend on num_threads.
+  std::vector<double> row_loss(static_cast<size_t>(lp.rows())), row_weight(static_cast<size_t>(lp.rows()));
+  std::vector<char> counted(static_cast<size_t>(lp.rows()), 0);
+  ForHalves(num_threads, lp.rows(), [&](int64_t r0, int64_t r1) {
+    Eigen::Array<double, 1, Eigen::Dynamic> g(num_classes);
+    for (Eigen::Index r = r0; r < r1; ++r) {
+      if (!valid(r)) continue;
+      const int32_t y = targets[static_cast<size_t>(r)];
+      if (y == config.ignore_index) continue;
+      if (y < 0 || y >= num_classes) {
+        const std::string where =
+            frames > 0 ? "sequence " + std::to_string(r / frames) + " frame " + std::to_string(r % frames)
+                       : "clip " + std::to_string(r);
+        throw ConfigError(std::string(what) + ": target of " + where + " is " + std::to_string(y) +
+                          "; expected in [0, " + std::to_string(num_classes) + ") or ignore_index " +
+                          std::to_string(config.ignore_index));
       }
+      const double w_y = weight(y);
+      double loss = -(1.0 - smoothing) * w_y * static_cast<double>(lp(r, y));
+      g.setZero();
+      g(y) = -(1.0 - smoothing) * w_y;
+      if (smoothing > 0) {
+        const double share = smoothing / num_classes;
+        for (Eigen::Index c = 0; c < num_classes; ++c) {
+          loss -= share * weight(c) * static_cast<double>(lp(r, c));
+          g(c) -= share * weight(c);
+        }
+      }
+      row_loss[static_cast<size_t>(r)] = loss;
+      row_weight[static_cast<size_t>(r)] = w_y;
+      counted[static_cast<size_t>(r)] = 1;
+      if (d_logits != nullptr) ThroughLogSoftmax<Scalar>(g, lp.row(r), d_logits->row(r));
     }
-    result.loss += loss;
+  });
+  LossResult result;
+  for (size_t r = 0; r < counted.size(); ++r) {
+    if (!counted[r]) continue;
+    result.loss += row_loss[r];
     result.count += 1;
-    result.total_weight += w_y;
-    if (d_logits != nullptr) ThroughLogSoftmax<Scalar>(g, lp.row(r), d_logits->row(r));
+    result.total_weight += row_weight[r];
   }
   return result;
 }
 
 template <class Scalar>
 LossResult FrameCrossEntropyT(const BasicSequenceBatch<Scalar>& log_probs, std::span<const int32_t> targets,
-                              const CrossEntropyConfig& config, BasicMatrix<Scalar>* d_logits) {
+                              const CrossEntropyConfig& config, BasicMatrix<Scalar>* d_logits, int num_threads = 1) {
   const int64_t frames = log_probs.max_frames;
   if (log_probs.data.rows() != log_probs.BatchSize() * frames) {
     throw ConfigError("frame cross-entropy: log-probabilities have " + std::to_string(log_probs.data.rows()) +
@@ -108,7 +134,7 @@ LossResult FrameCrossEntropyT(const BasicSequenceBatch<Scalar>& log_probs, std::
   return CrossEntropyRows<Scalar>(
       log_probs.data, targets, config, d_logits,
       [&](Eigen::Index r) { return r % frames < log_probs.lengths[static_cast<size_t>(r / frames)]; },
-      "frame cross-entropy", frames);
+      "frame cross-entropy", frames, num_threads);
 }
 
 template <class Scalar>
@@ -327,7 +353,7 @@ bool CtcSequenceScaled(const Frames& lp, int64_t len, const std::vector<int32_t>
 
 template <class Scalar>
 LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vector<std::vector<int32_t>>& targets,
-                    const CtcConfig& config, BasicMatrix<Scalar>* d_logits) {
+                    const CtcConfig& config, BasicMatrix<Scalar>* d_logits, int num_threads = 1) {
   const int num_classes = log_probs.Dim();
   config.Validate("ctc", num_classes);
   const int64_t batch = log_probs.BatchSize(), frames = log_probs.max_frames;
@@ -349,29 +375,41 @@ LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vect
       }
     }
   }
-  if (d_logits != nullptr) d_logits->setZero(batch * frames, num_classes);
-  LossResult result;
-  CtcScratch scratch;
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t len = log_probs.lengths[static_cast<size_t>(b)];
     if (len < 0 || len > frames) {
       throw ConfigError("ctc: sequence " + std::to_string(b) + " has length " + std::to_string(len) +
                         "; expected in [0, " + std::to_string(frames) + "]");
     }
-    const auto lp = log_probs.data.middleRows(b * frames, len);
-    const std::vector<int32_t>& target = targets[static_cast<size_t>(b)];
-    double loss;
-    if (d_logits != nullptr) {
-      auto grad = d_logits->middleRows(b * frames, len);
-      if (!CtcSequenceScaled<Scalar>(lp, len, target, config.blank, &grad, scratch, &loss)) {
-        loss = CtcSequence<Scalar>(lp, len, target, config.blank, &grad);
+  }
+  if (d_logits != nullptr) d_logits->setZero(batch * frames, num_classes);
+  // Per sequence losses, summed in order afterwards (the sum does not depend on num_threads).
+  std::vector<double> losses(static_cast<size_t>(batch));
+  ForHalves(num_threads, batch, [&](int64_t b0, int64_t b1) {
+    CtcScratch scratch;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t len = log_probs.lengths[static_cast<size_t>(b)];
+      const auto lp = log_probs.data.middleRows(b * frames, len);
+      const std::vector<int32_t>& target = targets[static_cast<size_t>(b)];
+      double loss;
+      if (d_logits != nullptr) {
+        auto grad = d_logits->middleRows(b * frames, len);
+        if (!CtcSequenceScaled<Scalar>(lp, len, target, config.blank, &grad, scratch, &loss)) {
+          loss = CtcSequence<Scalar>(lp, len, target, config.blank, &grad);
+        }
+      } else {
+        using Block = decltype(d_logits->middleRows(0, 0));
+        if (!CtcSequenceScaled<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr, scratch, &loss)) {
+          loss = CtcSequence<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr);
+        }
       }
-    } else {
-      using Block = decltype(d_logits->middleRows(0, 0));
-      if (!CtcSequenceScaled<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr, scratch, &loss)) {
-        loss = CtcSequence<Scalar, decltype(lp), Block>(lp, len, target, config.blank, nullptr);
-      }
+      losses[static_cast<size_t>(b)] = loss;
     }
+  });
+  LossResult result;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int32_t>& target = targets[static_cast<size_t>(b)];
+    const double loss = losses[static_cast<size_t>(b)];
     result.count += 1;
     result.total_weight += static_cast<double>(target.size());
     if (std::isinf(loss)) {
@@ -387,8 +425,8 @@ LossResult CtcLossT(const BasicSequenceBatch<Scalar>& log_probs, const std::vect
 }  // namespace
 
 LossResult FrameCrossEntropy(const SequenceBatch& log_probs, std::span<const int32_t> targets,
-                             const CrossEntropyConfig& config, MatrixF* d_logits) {
-  return FrameCrossEntropyT(log_probs, targets, config, d_logits);
+                             const CrossEntropyConfig& config, MatrixF* d_logits, int num_threads) {
+  return FrameCrossEntropyT(log_probs, targets, config, d_logits, num_threads);
 }
 LossResult FrameCrossEntropy(const SequenceBatchD& log_probs, std::span<const int32_t> targets,
                              const CrossEntropyConfig& config, MatrixD* d_logits) {
@@ -403,8 +441,8 @@ LossResult ClipCrossEntropy(const MatrixD& clip_log_probs, std::span<const int32
   return ClipCrossEntropyT(clip_log_probs, labels, config, d_logits);
 }
 LossResult CtcLoss(const SequenceBatch& log_probs, const std::vector<std::vector<int32_t>>& targets,
-                   const CtcConfig& config, MatrixF* d_logits) {
-  return CtcLossT(log_probs, targets, config, d_logits);
+                   const CtcConfig& config, MatrixF* d_logits, int num_threads) {
+  return CtcLossT(log_probs, targets, config, d_logits, num_threads);
 }
 LossResult CtcLoss(const SequenceBatchD& log_probs, const std::vector<std::vector<int32_t>>& targets,
                    const CtcConfig& config, MatrixD* d_logits) {

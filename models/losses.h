@@ -69,8 +69,9 @@ struct LossResult {
 // `log_probs` [B * T, C]; `targets` B * T values (row b * T + t), frames at or past each length ignored
 // whatever their target. ConfigError for a target outside [0, C) that is not ignore_index (naming the
 // sequence, frame and value) or a size mismatch.
+// num_threads >= 2: the rows in two halves on two threads (same result; for training steps).
 LossResult FrameCrossEntropy(const SequenceBatch& log_probs, std::span<const int32_t> targets,
-                             const CrossEntropyConfig& config, MatrixF* d_logits);
+                             const CrossEntropyConfig& config, MatrixF* d_logits, int num_threads = 1);
 LossResult FrameCrossEntropy(const SequenceBatchD& log_probs, std::span<const int32_t> targets,
                              const CrossEntropyConfig& config, MatrixD* d_logits);
 
@@ -87,8 +88,9 @@ LossResult ClipCrossEntropy(const MatrixD& clip_log_probs, std::span<const int32
 // than labels plus repeats) has an infinite loss: counted in num_infinite, its gradient is zero (PyTorch's is
 // NaN there), and with zero_infinity its loss is 0 too. `targets[b]` holds labels in [0, C) other than
 // `blank` (ConfigError naming the sequence and position otherwise); targets.size() == B.
+// num_threads >= 2: the sequences in two halves on two threads (same result; for training steps).
 LossResult CtcLoss(const SequenceBatch& log_probs, const std::vector<std::vector<int32_t>>& targets,
-                   const CtcConfig& config, MatrixF* d_logits);
+                   const CtcConfig& config, MatrixF* d_logits, int num_threads = 1);
 LossResult CtcLoss(const SequenceBatchD& log_probs, const std::vector<std::vector<int32_t>>& targets,
                    const CtcConfig& config, MatrixD* d_logits);
 

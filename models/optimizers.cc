@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numbers>
 
 #include "features/errors.h"
+#include "models/paired-thread.h"
 #include "models/safetensors.h"
 
 namespace ossicle {
@@ -70,7 +72,8 @@ double ClipByGlobalNorm(std::span<const std::span<float>> tensors, double max_no
   return norm;
 }
 
-Optimizer::Optimizer(const OptimizerConfig& config, std::vector<std::string> names, std::vector<int64_t> sizes)
+Optimizer::Optimizer(const OptimizerConfig& config, std::vector<std::string> names, std::vector<int64_t> sizes,
+                     int num_threads)
     : config_(config), names_(std::move(names)), sizes_(std::move(sizes)) {
   config_.Validate();
   if (names_.size() != sizes_.size()) {
@@ -86,6 +89,31 @@ Optimizer::Optimizer(const OptimizerConfig& config, std::vector<std::string> nam
     first_.emplace_back(uses_first ? static_cast<size_t>(n) : 0, 0.0f);
     second_.emplace_back(uses_second ? static_cast<size_t>(n) : 0, 0.0f);
   }
+  if (num_threads >= 2) pair_ = std::make_unique<PairedThread>();
+}
+
+Optimizer::~Optimizer() = default;
+Optimizer::Optimizer(Optimizer&&) noexcept = default;
+Optimizer& Optimizer::operator=(Optimizer&&) noexcept = default;
+
+void Optimizer::ForEachRange(const std::function<void(size_t, size_t, size_t)>& update) const {
+  // Values [lo, hi) of the concatenation of all slots, slot by slot.
+  auto run = [&](int64_t lo, int64_t hi) {
+    int64_t start = 0;
+    for (size_t i = 0; i < sizes_.size() && start < hi; ++i) {
+      const int64_t end = start + sizes_[i];
+      const int64_t a = std::max(lo, start), b = std::min(hi, end);
+      if (a < b) update(i, static_cast<size_t>(a - start), static_cast<size_t>(b - start));
+      start = end;
+    }
+  };
+  int64_t total = 0;
+  for (const int64_t n : sizes_) total += n;
+  if (pair_ == nullptr) {
+    run(0, total);
+    return;
+  }
+  pair_->Run([&] { run(0, total / 2); }, [&] { run(total / 2, total); });
 }
 
 double Optimizer::Step(std::span<const std::span<float>> params, std::span<const std::span<const float>> grads,
@@ -114,11 +142,11 @@ double Optimizer::Step(std::span<const std::span<float>> params, std::span<const
 
   if (config_.type == OptimizerType::kSgd) {
     const auto mu = static_cast<float>(config_.momentum);
-    for (size_t i = 0; i < sizes_.size(); ++i) {
+    ForEachRange([&](size_t i, size_t begin, size_t end) {
       float* p = params[i].data();
       const float* g = grads[i].data();
       float* buf = first_[i].data();
-      for (size_t j = 0; j < params[i].size(); ++j) {
+      for (size_t j = begin; j < end; ++j) {
         float d = g[j] * clip;
         if (wd != 0.0f) d += wd * p[j];
         if (mu != 0.0f) {
@@ -127,7 +155,7 @@ double Optimizer::Step(std::span<const std::span<float>> params, std::span<const
         }
         p[j] -= lr * d;
       }
-    }
+    });
     return norm;
   }
 
@@ -143,24 +171,29 @@ double Optimizer::Step(std::span<const std::span<float>> params, std::span<const
   const auto eps = static_cast<float>(config_.epsilon);
   const bool decoupled = config_.type == OptimizerType::kAdamW;
   const float decay = 1.0f - lr * wd;
-  for (size_t i = 0; i < sizes_.size(); ++i) {
+  ForEachRange([&](size_t i, size_t begin, size_t end) {
     float* p = params[i].data();
     const float* g = grads[i].data();
     float* m = first_[i].data();
     float* v = second_[i].data();
-    for (size_t j = 0; j < params[i].size(); ++j) {
-      float d = g[j] * clip;
-      if (decoupled) {
-        p[j] *= decay;
-      } else if (wd != 0.0f) {
-        d += wd * p[j];
+    // Local copies: the float stores below could alias the captured references, which would keep the loop
+    // from being vectorised.
+    const float clip_l = clip, wd_l = wd, decay_l = decay, b2_l = b2, one_minus_b1_l = one_minus_b1;
+    const float one_minus_b2_l = one_minus_b2, bc2_sqrt_l = bc2_sqrt, eps_l = eps, step_size_l = step_size;
+    const bool decoupled_l = decoupled;
+    for (size_t j = begin; j < end; ++j) {
+      float d = g[j] * clip_l;
+      if (decoupled_l) {
+        p[j] *= decay_l;
+      } else if (wd_l != 0.0f) {
+        d += wd_l * p[j];
       }
-      m[j] += one_minus_b1 * (d - m[j]);  // torch's lerp_(grad, 1 - beta1)
-      v[j] = b2 * v[j] + one_minus_b2 * (d * d);
-      const float denom = std::sqrt(v[j]) / bc2_sqrt + eps;
-      p[j] -= step_size * (m[j] / denom);
+      m[j] += one_minus_b1_l * (d - m[j]);  // torch's lerp_(grad, 1 - beta1)
+      v[j] = b2_l * v[j] + one_minus_b2_l * (d * d);
+      const float denom = std::sqrt(v[j]) / bc2_sqrt_l + eps_l;
+      p[j] -= step_size_l * (m[j] / denom);
     }
-  }
+  });
   return norm;
 }
 

@@ -25,7 +25,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +39,7 @@
 
 namespace ossicle {
 
+class PairedThread;
 class SafetensorsFile;
 class SafetensorsWriter;
 
@@ -83,8 +87,13 @@ double ClipByGlobalNorm(std::span<const std::span<float>> tensors, double max_no
 class Optimizer {
  public:
   // One slot per parameter tensor: names[i] (for state files and messages) holding sizes[i] values.
-  // ConfigError when the config breaks a rule or the lists differ in length.
-  Optimizer(const OptimizerConfig& config, std::vector<std::string> names, std::vector<int64_t> sizes);
+  // ConfigError when the config breaks a rule or the lists differ in length. num_threads >= 2: Step updates
+  // the two halves of the values on two threads (element by element, so the result does not depend on it).
+  Optimizer(const OptimizerConfig& config, std::vector<std::string> names, std::vector<int64_t> sizes,
+            int num_threads = 1);
+  ~Optimizer();
+  Optimizer(Optimizer&&) noexcept;
+  Optimizer& operator=(Optimizer&&) noexcept;
 
   // One update of every parameter from its gradient, with this step's learning rate. params and grads hold
   // one span per slot, in slot order, each of the slot's size (ConfigError otherwise). Gradients are read
@@ -105,12 +114,16 @@ class Optimizer {
   void LoadState(const SafetensorsFile& in, const std::string& prefix = "optimizer.");
 
  private:
+  // update(slot, begin, end) over every value of every slot, in two halves when there are two threads.
+  void ForEachRange(const std::function<void(size_t, size_t, size_t)>& update) const;
+
   OptimizerConfig config_;
   std::vector<std::string> names_;
   std::vector<int64_t> sizes_;
   int64_t step_ = 0;
   std::vector<std::vector<float>> first_;   // sgd: momentum buffer; adam(w): m
   std::vector<std::vector<float>> second_;  // adam(w): v
+  std::unique_ptr<PairedThread> pair_;       // num_threads >= 2
 };
 
 enum class LrScheduleType {

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <exception>
 #include <string>
-#include <thread>
 #include <type_traits>
 
 #include "features/errors.h"
 #include "models/float-gemm.h"
+#include "models/paired-thread.h"
 
 namespace ossicle {
 
@@ -20,41 +20,20 @@ void TrainingPassConfig::Validate(std::string_view path) const {
 
 namespace {
 
-// Runs `a` here and `b` on a second thread when `parallel`, else one after the other; rethrows the first
-// error.
-template <class A, class B>
-void RunPair(bool parallel, A&& a, B&& b) {
-  if (!parallel) {
-    a();
-    b();
-    return;
+// y = log_softmax(x) on rows [r0, r1); y has x's shape.
+template <class Scalar>
+void LogSoftmaxRows(const BasicMatrix<Scalar>& x, BasicMatrix<Scalar>& y, Eigen::Index r0, Eigen::Index r1) {
+  for (Eigen::Index r = r0; r < r1; ++r) {
+    const Scalar m = x.row(r).maxCoeff();
+    const Scalar lse = m + std::log((x.row(r).array() - m).exp().sum());
+    y.row(r) = x.row(r).array() - lse;
   }
-  std::exception_ptr error;
-  std::thread other([&]() {
-    try {
-      b();
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  try {
-    a();
-  } catch (...) {
-    other.join();
-    throw;
-  }
-  other.join();
-  if (error) std::rethrow_exception(error);
 }
 
 template <class Scalar>
 void LogSoftmaxInto(const BasicMatrix<Scalar>& x, BasicMatrix<Scalar>& y) {
   y.resize(x.rows(), x.cols());
-  for (Eigen::Index r = 0; r < x.rows(); ++r) {
-    const Scalar m = x.row(r).maxCoeff();
-    const Scalar lse = m + std::log((x.row(r).array() - m).exp().sum());
-    y.row(r) = x.row(r).array() - lse;
-  }
+  LogSoftmaxRows(x, y, 0, x.rows());
 }
 
 // dst += the column sums of m, summing rows in order. (Eigen's colwise().sum() into an unaligned
@@ -101,6 +80,9 @@ struct BasicTrainingPass<Scalar>::Impl {
     // Backward: LSTM d pre-activations [rows, G]; GRU the hidden-side ones d(W_h* h + b_h*) = [dr dz dhn].
     M d_gates;
     M d_xn;     // GRU: d pre-activation of n on the input side [rows, H]
+    // Float: the column sums of d_gates [G] and d_xn [H] (bias gradients), added step by step while the
+    // rows are in cache.
+    Row d_gates_sum, d_xn_sum;
     M d_out;    // reverse direction: d output in this layout [rows, H]
     M d_h, d_c; // [B, H] gradients carried to the previous step
     M d_x;      // reverse direction: d input in this layout [rows, in]
@@ -126,6 +108,11 @@ struct BasicTrainingPass<Scalar>::Impl {
   bool have_forward = false;
   int64_t batch = 0, frames = 0, longest = 0, rows = 0;
   std::vector<int64_t> lengths, order, active;
+  std::vector<int64_t> position;  // position[b]: the i with order[i] == b
+  // num_threads >= 2: the second thread; the directions of a layer run on the two threads, and the work
+  // between layers is split over them by sequences (each row computed alone, so results do not depend on
+  // the split).
+  std::unique_ptr<PairedThread> pair;
   std::vector<Layer> layers;
   M top;    // the top layer's output, time-major [rows, D]
   M att_z;  // attention head: tanh(W h + b) [B * T, A]
@@ -134,6 +121,9 @@ struct BasicTrainingPass<Scalar>::Impl {
   // Backward scratch.
   M d_logits, d_rnn, d_top, d_z;
   M d_buffers[2];
+  // Float: the output layer packed (forward W_out^T, backward W_out) and AddTransposedProduct's scratch.
+  gemm::PackedMatrix w_out_t, w_out_b;
+  std::vector<float> head_scratch;
 
   Impl(const ModelArchitecture& a, TrainingPassConfig c) : arch(a), config(c) {
     arch.Validate();
@@ -146,6 +136,36 @@ struct BasicTrainingPass<Scalar>::Impl {
     for (int k = 0; k < arch.num_layers; ++k) {
       layers[static_cast<size_t>(k)].in = k == 0 ? arch.input_size : arch.RnnOutputSize();
     }
+    if (config.num_threads >= 2) pair = std::make_unique<PairedThread>();
+  }
+
+  // Runs a and b, in parallel when there is a second thread.
+  template <class A, class B>
+  void RunPair(A&& a, B&& b) {
+    if (pair == nullptr) {
+      a();
+      b();
+      return;
+    }
+    pair->Run(a, b);
+  }
+  // The directions of layer k: in parallel when there are two and a second thread.
+  template <class F>
+  void RunDirections(F&& f) {
+    if (!arch.bidirectional) {
+      f(0);
+      return;
+    }
+    RunPair([&] { f(0); }, [&] { f(1); });
+  }
+  // f(begin, end) over [0, n), in two halves when there is a second thread.
+  template <class F>
+  void Split(int64_t n, F&& f) {
+    if (pair == nullptr || n < 2) {
+      f(int64_t{0}, n);
+      return;
+    }
+    RunPair([&] { f(int64_t{0}, n / 2); }, [&] { f(n / 2, n); });
   }
 
   size_t NumTensors() const {
@@ -201,6 +221,8 @@ struct BasicTrainingPass<Scalar>::Impl {
     std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
       return lengths[static_cast<size_t>(x)] > lengths[static_cast<size_t>(y)];
     });
+    position.resize(static_cast<size_t>(batch));
+    for (int64_t i = 0; i < batch; ++i) position[static_cast<size_t>(order[static_cast<size_t>(i)])] = i;
     longest = batch > 0 ? Len(0) : 0;
     rows = longest * batch;
     active.assign(static_cast<size_t>(longest), 0);
@@ -325,21 +347,25 @@ struct BasicTrainingPass<Scalar>::Impl {
     // The input, time-major.
     Layer& first = layers[0];
     first.input.resize(rows, arch.input_size);
-    ZeroInactive(first.input);
-    for (int64_t i = 0; i < batch; ++i) {
-      const int64_t b = order[static_cast<size_t>(i)];
-      for (int64_t t = 0; t < Len(i); ++t) first.input.row(t * batch + i) = input.data.row(b * frames + t);
-    }
+    Split(batch, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t b = order[static_cast<size_t>(i)];
+        for (int64_t t = 0; t < longest; ++t) {
+          if (t < Len(i)) {
+            first.input.row(t * batch + i) = input.data.row(b * frames + t);
+          } else {
+            first.input.row(t * batch + i).setZero();
+          }
+        }
+      }
+    });
 
     const bool dropout = rng != nullptr && config.dropout > 0.0f;
     for (int k = 0; k < arch.num_layers; ++k) {
       const bool last = k + 1 == arch.num_layers;
       M& output = last ? top : layers[static_cast<size_t>(k) + 1].input;
       output.resize(rows, D());
-      RunPair(arch.bidirectional && config.num_threads >= 2, [&] { ForwardDirection(k, 0, output); },
-              [&] {
-                if (arch.bidirectional) ForwardDirection(k, 1, output);
-              });
+      RunDirections([&](int d) { ForwardDirection(k, d, output); });
       if (!last) {
         Layer& next = layers[static_cast<size_t>(k) + 1];
         next.dropped = dropout;
@@ -372,20 +398,38 @@ struct BasicTrainingPass<Scalar>::Impl {
     const int64_t bt = batch * frames;
     // The top layer's output, batch-major, zero past each length.
     M& y = out.rnn_output.data;
-    y.setZero(bt, D());
-    for (int64_t i = 0; i < batch; ++i) {
-      const int64_t b = order[static_cast<size_t>(i)];
-      for (int64_t t = 0; t < Len(i); ++t) y.row(b * frames + t) = top.row(t * batch + i);
-    }
+    y.resize(bt, D());
     out.rnn_output.max_frames = out.logits.max_frames = out.log_probs.max_frames = frames;
     out.rnn_output.lengths = out.logits.lengths = out.log_probs.lengths = lengths;
     const size_t o = OutBase();
     const CMap w_out(params[o], C(), D());
     const CRow b_out(params[o + 1], C());
-    if (arch.head == HeadType::kFrame) {
-      out.logits.data.noalias() = y * w_out.transpose();
-      out.logits.data.rowwise() += b_out;
-      LogSoftmaxInto(out.logits.data, out.log_probs.data);
+    const bool frame_head = arch.head == HeadType::kFrame;
+    if (frame_head) {
+      out.logits.data.resize(bt, C());
+      out.log_probs.data.resize(bt, C());
+      if constexpr (kFloat) w_out_t.Pack(w_out.data(), D(), true, D(), C());
+    }
+    // Sequences [b0, b1): their output rows, batch-major and zero past each length; frame head: their
+    // logits and log-probabilities.
+    Split(batch, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t i = position[static_cast<size_t>(b)], len = Len(i);
+        for (int64_t t = 0; t < len; ++t) y.row(b * frames + t) = top.row(t * batch + i);
+        y.middleRows(b * frames + len, frames - len).setZero();
+      }
+      if (!frame_head) return;
+      const int64_t r0 = b0 * frames, n = (b1 - b0) * frames;
+      auto logits = out.logits.data.middleRows(r0, n);
+      if constexpr (kFloat) {
+        gemm::MultiplyPacked(n, y.data() + r0 * D(), D(), w_out_t, logits.data(), C(), false);
+      } else {
+        logits.noalias() = y.middleRows(r0, n) * w_out.transpose();
+      }
+      logits.rowwise() += b_out;
+      LogSoftmaxRows(out.logits.data, out.log_probs.data, r0, r0 + n);
+    });
+    if (frame_head) {
       out.clip_logits.resize(0, 0);
       out.clip_log_probs.resize(0, 0);
       out.attention_weights.resize(0, 0);
@@ -436,9 +480,25 @@ struct BasicTrainingPass<Scalar>::Impl {
         const int64_t len = lengths[static_cast<size_t>(b)];
         d_logits.middleRows(b * frames + len, frames - len).setZero();
       }
-      dw_out.noalias() += d_logits.transpose() * y;
-      AddColumnSums(d_logits, db_out);
-      d_rnn.noalias() = d_logits * w_out;
+      d_rnn.resize(bt, D());
+      RunPair(
+          [&] {
+            if constexpr (kFloat) {
+              gemm::AddTransposedProduct(bt, C(), D(), d_logits.data(), C(), y.data(), D(), dw_out.data(), D(),
+                                         head_scratch);
+            } else {
+              dw_out.noalias() += d_logits.transpose() * y;
+            }
+            AddColumnSums(d_logits, db_out);
+          },
+          [&] {
+            if constexpr (kFloat) {
+              w_out_b.Pack(w_out.data(), D(), false, C(), D());
+              gemm::MultiplyPacked(bt, d_logits.data(), C(), w_out_b, d_rnn.data(), D(), false);
+            } else {
+              d_rnn.noalias() = d_logits * w_out;
+            }
+          });
       return;
     }
     if (d_in.rows() != batch || d_in.cols() != C()) {
@@ -497,6 +557,8 @@ struct BasicTrainingPass<Scalar>::Impl {
     if (lstm) dir.d_c.setZero(batch, h);
     dir.d_gates.resize(rows, gates);
     ZeroInactive(dir.d_gates);
+    dir.d_gates_sum.setZero(gates);
+    dir.d_xn_sum.setZero(lstm ? 0 : h);
     if (!lstm) {
       dir.d_xn.resize(rows, h);
       ZeroInactive(dir.d_xn);
@@ -527,6 +589,7 @@ struct BasicTrainingPass<Scalar>::Impl {
         dc *= f_g;  // d c_{t-1}
         // d h_{t-1}.
         if constexpr (kFloat) {
+          AddColumnSums(dg, dir.d_gates_sum);
           gemm::MultiplyPacked(n, dg.data(), gates, dir.w_hh_b, dh.data(), h, false);
         } else {
           dh.noalias() = dg * p.w_hh;
@@ -543,6 +606,8 @@ struct BasicTrainingPass<Scalar>::Impl {
         dg.rightCols(h).array() = dxn * r_g;
         dh.array() *= z_g;
         if constexpr (kFloat) {
+          AddColumnSums(dg, dir.d_gates_sum);
+          AddColumnSums(dir.d_xn.middleRows(s * batch, n), dir.d_xn_sum);
           gemm::MultiplyPacked(n, dg.data(), gates, dir.w_hh_b, dh.data(), h, true);
         } else {
           dh.noalias() += dg * p.w_hh;
@@ -557,11 +622,11 @@ struct BasicTrainingPass<Scalar>::Impl {
       std::vector<float>& sc = dir.scratch;
       gemm::AddTransposedProduct(rows, gates, h, dir.d_gates.data(), gates, dir.hidden.data(), h, grads.w_hh.data(),
                                  h, sc);
-      AddColumnSums(dir.d_gates, grads.b_hh);
+      grads.b_hh += dir.d_gates_sum;
       if (need_dx) dx.resize(rows, in);
       if (lstm) {
         gemm::AddTransposedProduct(rows, gates, in, dir.d_gates.data(), gates, x.data(), in, grads.w_ih.data(), in, sc);
-        AddColumnSums(dir.d_gates, grads.b_ih);
+        grads.b_ih += dir.d_gates_sum;
         if (need_dx) {
           dir.w_ih_b.Pack(p.w_ih.data(), in, false, gates, in);
           gemm::MultiplyPacked(rows, dir.d_gates.data(), gates, dir.w_ih_b, dx.data(), in, false);
@@ -571,8 +636,8 @@ struct BasicTrainingPass<Scalar>::Impl {
                                    sc);
         gemm::AddTransposedProduct(rows, h, in, dir.d_xn.data(), h, x.data(), in, grads.w_ih.data() + 2 * h * in, in,
                                    sc);
-        AddColumnSums(dir.d_gates.leftCols(2 * h), grads.b_ih.head(2 * h));
-        AddColumnSums(dir.d_xn, grads.b_ih.tail(h));
+        grads.b_ih.head(2 * h) += dir.d_gates_sum.head(2 * h);
+        grads.b_ih.tail(h) += dir.d_xn_sum;
         if (need_dx) {
           dir.w_ih_b.Pack(p.w_ih.data(), in, false, 2 * h, in);
           dir.w_ih_b2.Pack(p.w_ih.data() + 2 * h * in, in, false, h, in);
@@ -609,10 +674,12 @@ struct BasicTrainingPass<Scalar>::Impl {
     BackwardHead(d_in, g);
     // d loss / d top output, time-major.
     d_top.resize(rows, D());
-    for (int64_t i = 0; i < batch; ++i) {
-      const int64_t b = order[static_cast<size_t>(i)];
-      for (int64_t t = 0; t < Len(i); ++t) d_top.row(t * batch + i) = d_rnn.row(b * frames + t);
-    }
+    Split(batch, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t b = order[static_cast<size_t>(i)];
+        for (int64_t t = 0; t < Len(i); ++t) d_top.row(t * batch + i) = d_rnn.row(b * frames + t);
+      }
+    });
     // Time-major d loss / d layer output and d loss / d layer input, two buffers used in turn.
     const M* d_out = &d_top;
     M* d_x = &d_buffers[0];
@@ -620,17 +687,15 @@ struct BasicTrainingPass<Scalar>::Impl {
       Layer& layer = layers[static_cast<size_t>(k)];
       const bool need_dx = k > 0 || d_input != nullptr;
       if (need_dx) d_x->resize(rows, layer.in);
-      RunPair(arch.bidirectional && config.num_threads >= 2,
-              [&] { BackwardDirection(k, 0, *d_out, Grads(g, k, 0), need_dx, *d_x); },
-              [&] {
-                if (arch.bidirectional) BackwardDirection(k, 1, *d_out, Grads(g, k, 1), need_dx, *d_x);
-              });
+      RunDirections([&](int d) { BackwardDirection(k, d, *d_out, Grads(g, k, d), need_dx, *d_x); });
       if (!need_dx) break;
       if (arch.bidirectional) {
         const M& dx_rev = layer.dirs[1].d_x;
-        for (int64_t i = 0; i < batch; ++i) {
-          for (int64_t s = 0; s < Len(i); ++s) d_x->row(TimeRow(1, s, i)) += dx_rev.row(s * batch + i);
-        }
+        Split(batch, [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            for (int64_t s = 0; s < Len(i); ++s) d_x->row(TimeRow(1, s, i)) += dx_rev.row(s * batch + i);
+          }
+        });
       }
       if (k == 0) break;
       if (layer.dropped) d_x->array() *= layer.mask.array();
@@ -638,11 +703,14 @@ struct BasicTrainingPass<Scalar>::Impl {
       d_x = d_x == &d_buffers[0] ? &d_buffers[1] : &d_buffers[0];
     }
     if (d_input != nullptr) {
-      d_input->setZero(batch * frames, arch.input_size);
-      for (int64_t i = 0; i < batch; ++i) {
-        const int64_t b = order[static_cast<size_t>(i)];
-        for (int64_t t = 0; t < Len(i); ++t) d_input->row(b * frames + t) = d_x->row(t * batch + i);
-      }
+      d_input->resize(batch * frames, arch.input_size);
+      Split(batch, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t b = order[static_cast<size_t>(i)];
+          for (int64_t t = 0; t < Len(i); ++t) d_input->row(b * frames + t) = d_x->row(t * batch + i);
+          d_input->middleRows(b * frames + Len(i), frames - Len(i)).setZero();
+        }
+      });
     }
   }
   M d_top_spare;

@@ -20,8 +20,10 @@
 // step the active sequences are one contiguous block. Per time step only the recurrent product h W_hh^T
 // (forward) or dGates W_hh (backward) and element-wise work remain; the input projections, dW_ih = dGates^T X,
 // dW_hh = dGates^T H_prev and dX = dGates W_ih are single products over all frames. Buffers are kept and
-// reused across calls of the same pass. With num_threads >= 2 the two directions of a bidirectional layer
-// run on two threads, forward and backward.
+// reused across calls of the same pass. With num_threads >= 2 the pass keeps a second thread
+// (models/paired-thread.h): the two directions of a bidirectional layer run on the two threads, forward and
+// backward, and the work between layers (reordering, the frame head, its gradients) is split over them by
+// sequences. Every value is computed the same way whatever the split, so results equal the one-thread ones.
 //
 // A pass holds per-batch state: use one pass per thread. It reads the parameters during Forward and Backward,
 // so they must not change between the two.
@@ -41,7 +43,7 @@ namespace ossicle {
 
 struct TrainingPassConfig {
   float dropout = 0;    // probability in [0, 1) of zeroing each value between stacked recurrent layers
-  int num_threads = 1;  // >= 2: the directions of bidirectional layers run in parallel (1 to 64)
+  int num_threads = 1;  // >= 2: two threads (directions in parallel, the rest in halves); 1 to 64
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {

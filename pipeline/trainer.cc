@@ -308,7 +308,8 @@ struct Trainer::Impl {
   // ---- losses and decisions
   LossResult Loss(const ModelOutput& out, const TrainingBatch& b, MatrixF* d_logits) const {
     if (config.target == TargetType::kTokens) {
-      return CtcLoss(out.log_probs, b.tokens, CtcConfig{0, config.training.ctc_zero_infinity}, d_logits);
+      return CtcLoss(out.log_probs, b.tokens, CtcConfig{0, config.training.ctc_zero_infinity}, d_logits,
+                     config.training.num_threads);
     }
     if (config.model.head == HeadType::kAttention) {
       return ClipCrossEntropy(out.clip_log_probs, b.labels, config.training.cross_entropy, d_logits);
@@ -319,7 +320,8 @@ struct Trainer::Impl {
     for (size_t i = 0; i < b.labels.size(); ++i) {
       std::fill_n(targets.begin() + static_cast<std::ptrdiff_t>(i) * frames, frames, b.labels[i]);
     }
-    return FrameCrossEntropy(out.log_probs, targets, config.training.cross_entropy, d_logits);
+    return FrameCrossEntropy(out.log_probs, targets, config.training.cross_entropy, d_logits,
+                             config.training.num_threads);
   }
 
   // Adds the batch's decisions (clip accuracy or token errors) to `t`.
@@ -552,7 +554,7 @@ Trainer::Trainer(ExperimentConfig config, TrainerOptions options)
     names.push_back(v.name);
     sizes.push_back(static_cast<int64_t>(v.values.size()));
   }
-  s.optimizer = std::make_unique<Optimizer>(c.training.optimizer, names, sizes);
+  s.optimizer = std::make_unique<Optimizer>(c.training.optimizer, names, sizes, c.training.num_threads);
   s.schedule = std::make_unique<LrSchedule>(c.training.schedule, c.training.optimizer.learning_rate, s.total_steps);
   if (s.options.resume) {
     s.Resume();

@@ -262,6 +262,46 @@ TEST_CASE("loss gradients equal central finite differences in double precision",
   }
 }
 
+TEST_CASE("two threads give the same losses and gradients as one", "[models][losses][threads]") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  SequenceBatch lp;
+  lp.max_frames = 9;
+  for (int64_t len : {9, 4, 7, 0, 9}) lp.lengths.push_back(len);  // odd batch: halves of 2 and 3 sequences
+  lp.data = LogSoftmax<float>(MatrixF::NullaryExpr(45, 6, [&] { return u(rng); }));
+  std::vector<int32_t> frame_targets(45);
+  for (size_t r = 0; r < frame_targets.size(); ++r) frame_targets[r] = r % 5 == 3 ? -1 : static_cast<int32_t>(r % 6);
+  const CrossEntropyConfig ce{.label_smoothing = 0.1f, .class_weights = {1, 2, 0.5f, 1, 3, 1}};
+  // Sequence 3 (no frames) with a target is infinite; sequence 1 has a repeat that needs a blank.
+  const std::vector<std::vector<int32_t>> tokens{{1, 2, 3}, {2, 2}, {5, 1, 4, 4}, {3}, {1}};
+  MatrixF d1, d2;
+  const LossResult ce1 = FrameCrossEntropy(lp, frame_targets, ce, &d1, 1);
+  const LossResult ce2 = FrameCrossEntropy(lp, frame_targets, ce, &d2, 2);
+  CHECK(ce1.loss == ce2.loss);  // summed in row order either way: equal, not merely close
+  CHECK(ce1.total_weight == ce2.total_weight);
+  CHECK(ce1.count == ce2.count);
+  CHECK(ce1.count == 23);  // 29 frames within the lengths, 6 of them ignored (rows 3, 8, 18, 23, 38, 43)
+  CHECK(d1 == d2);
+  MatrixF c1, c2;
+  const LossResult ctc1 = CtcLoss(lp, tokens, {.zero_infinity = true}, &c1, 1);
+  const LossResult ctc2 = CtcLoss(lp, tokens, {.zero_infinity = true}, &c2, 2);
+  CHECK(ctc1.loss == ctc2.loss);
+  CHECK(ctc1.loss > 0);
+  CHECK(ctc1.num_infinite == 1);
+  CHECK(ctc2.num_infinite == 1);
+  CHECK(c1 == c2);
+  CHECK_FALSE(c1.isZero());
+  // The error reported is the first a single thread meets, whichever half holds it.
+  std::vector<int32_t> bad = frame_targets;
+  bad[38] = 9;  // sequence 4 frame 2 (second half)
+  bad[10] = 7;  // sequence 1 frame 1 (first half)
+  CHECK_THROWS_MATCHES(FrameCrossEntropy(lp, bad, {}, nullptr, 2), ConfigError,
+                       HasMessage("target of sequence 1 frame 1 is 7"));
+  bad[10] = 0;
+  CHECK_THROWS_MATCHES(FrameCrossEntropy(lp, bad, {}, nullptr, 2), ConfigError,
+                       HasMessage("target of sequence 4 frame 2 is 9"));
+}
+
 TEST_CASE("loss errors name the field, sequence and value", "[models][losses]") {
   SequenceBatch lp;
   lp.max_frames = 2;

@@ -5,6 +5,8 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -340,6 +342,38 @@ TEST_CASE("reduce-on-plateau follows torch's ReduceLROnPlateau", "[models][train
   CHECK(restored.EndOfEpoch(1.985, false));
   CHECK(restored.GetState() == loss.GetState());
   CHECK(restored.LearningRate(0) == Approx(0.05));
+}
+
+
+TEST_CASE("two threads give the same updates as one", "[models][optimizers][threads]") {
+  // Tensors of 3, 1000 and 7 values: the halves of the 1010 values split the middle tensor.
+  const std::vector<int64_t> sizes{3, 1000, 7};
+  for (const OptimizerConfig& config :
+       {AdamConfig(OptimizerType::kAdam), AdamConfig(OptimizerType::kAdamW), Sgd(0.9)}) {
+    INFO(EnumToString(config.type));
+    std::vector<std::vector<float>> p[2], g(3);
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (size_t i = 0; i < 3; ++i) {
+      p[0].emplace_back(static_cast<size_t>(sizes[i]));
+      for (float& x : p[0][i]) x = u(rng);
+      g[i].resize(static_cast<size_t>(sizes[i]));
+    }
+    p[1] = p[0];
+    for (int threads : {1, 2}) {
+      Optimizer opt(config, {"a", "b", "c"}, sizes, threads);
+      auto& q = p[threads - 1];
+      for (int step = 0; step < 3; ++step) {
+        for (size_t i = 0; i < 3; ++i) {
+          for (size_t j = 0; j < g[i].size(); ++j) g[i][j] = std::sin(static_cast<float>(step * 1000 + j) + q[i][j]);
+        }
+        const std::vector<std::span<float>> params{q[0], q[1], q[2]};
+        const std::vector<std::span<const float>> grads{g[0], g[1], g[2]};
+        opt.Step(params, grads, 0.01);
+      }
+    }
+    for (size_t i = 0; i < 3; ++i) CHECK(p[0][i] == p[1][i]);
+  }
 }
 
 }  // namespace
