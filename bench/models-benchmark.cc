@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "models/acoustic-model.h"
+#include "models/float-gemm.h"
 #include "models/losses.h"
 #include "models/model-gradients.h"
 #include "models/optimizers.h"
@@ -179,6 +180,26 @@ void TrainGrid(benchmark::internal::Benchmark* b) {
   b->ArgNames({"H", "L", "ctc", "threads"});
 }
 
+// The weight-gradient product of one direction of the H = 128 training step: W [512, nj] += G^T X over the
+// 3200 frames (G = d gates [3200, 512]; X = the layer input, nj = 40 or 256, or H_prev, nj = 128).
+//   build/release/bench/models-benchmark --benchmark_filter=WeightGradient
+void BM_WeightGradient(benchmark::State& state) {
+  const int64_t k = 3200, ni = 512, nj = state.range(0);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> g(static_cast<size_t>(k * ni)), x(static_cast<size_t>(k * nj)), w(static_cast<size_t>(ni * nj));
+  for (float& v : g) v = u(rng);
+  for (float& v : x) v = u(rng);
+  std::vector<float> scratch;
+  for (auto _ : state) {
+    ossicle::gemm::AddTransposedProduct(k, ni, nj, g.data(), ni, x.data(), nj, w.data(), nj, scratch);
+    benchmark::DoNotOptimize(w.data());
+  }
+  state.counters["gflops"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(k * ni * nj) * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+
 void Grid(benchmark::internal::Benchmark* b) {
   for (int h : {64, 128, 256}) {
     for (int l : {2, 3}) {
@@ -197,4 +218,5 @@ void Grid(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_PeakFma);
 BENCHMARK(BM_Blstm)->Apply(Grid)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TrainStep)->Apply(TrainGrid)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_WeightGradient)->Arg(40)->Arg(128)->Arg(256)->ArgName("nj")->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
