@@ -171,6 +171,16 @@ TEST_CASE("two runs with the same seed give identical weights", "[pipeline][trai
         SafetensorsFile::Open(a.model_path).ReadFloat("out.weight"));
 }
 
+TEST_CASE("one and two training threads give identical weights", "[pipeline][training][trainer][threads]") {
+  // Two threads split the pass, the loss and Adam (models/paired-thread.h) without changing any value.
+  ToneData d;
+  const TrainResult one = Trainer(d.Config("t1", {"training.epochs=2", "training.num_threads=1"})).Run();
+  const TrainResult two = Trainer(d.Config("t2", {"training.epochs=2", "training.num_threads=2"})).Run();
+  RequireSameWeights(one.model_path, two.model_path);
+  RequireSameWeights((d.dir / "t1/checkpoint-last.safetensors").string(),
+                     (d.dir / "t2/checkpoint-last.safetensors").string());
+}
+
 TEST_CASE("an interrupted run resumed from its checkpoint ends exactly like an uninterrupted one",
           "[pipeline][training][trainer]") {
   ToneData d;
