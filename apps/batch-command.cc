@@ -165,18 +165,11 @@ int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_pat
   BatchRunnerConfig config;
   config.jobs = opt.jobs;
   config.progress = *EnumFromString<ProgressMode>(opt.progress);
-  auto make_job = [graph, shard_name]() -> BatchJob {
+  if (shard) config.terminal_fields["shard"] = shard_name;
+  auto make_job = [graph]() -> BatchJob {
     // Graph::RunFile is thread-safe: the workers share the graph (and its immutable model).
-    return [graph, shard_name](const std::string& file, RecordSink& sink) {
-      graph->RunFile(file, [&sink, &shard_name](const Record& record) {
-        if (shard_name.empty() || !IsTerminalRecord(record)) {
-          sink.Add(record);
-        } else {
-          Record tagged = record;
-          tagged["shard"] = shard_name;
-          sink.Add(std::move(tagged));
-        }
-      });
+    return [graph](const std::string& file, RecordSink& sink) {
+      graph->RunFile(file, [&sink](const Record& record) { sink.Add(record); });
     };
   };
   const BatchResult result =

@@ -15,6 +15,7 @@ enum ExitCode : int {
   kExitModel = 5,       // ModelFormatError: damaged model, statistics or .npy file
   kExitDevice = 6,      // DeviceError: audio device failure
   kExitIo = 7,          // IoError: cannot write an output
+  kExitMergeIncomplete = 8,  // `ossicle merge`: inputs missing from, or duplicated in, the shard outputs
 };
 
 // Maps an exception to its exit code and a one-word category ("config", "audio", ...).

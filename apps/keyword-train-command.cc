@@ -197,8 +197,8 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   if (!plan.negatives.heldout.empty()) {
     const double hours = plan.negatives.HeldoutSeconds() / 3600.0;
     const auto negatives = FilesLogProbs(*model, Paths(plan.negatives.heldout), recipe.num_threads);
-    const auto curve = DetCurve(negatives, hours, positives, model->Labels(), shift_s, decoder, label);
-    const DetPoint op = ThresholdForFaRate(curve, recipe.target_fa_per_hour);
+    const auto curve = KeywordDetCurve(negatives, hours, positives, model->Labels(), shift_s, decoder, label);
+    const KeywordDetPoint op = ThresholdForFaRate(curve, recipe.target_fa_per_hour);
     threshold = op.threshold;
     report["heldout_negative_hours"] = hours;
     report["threshold"] = op.threshold;
@@ -209,7 +209,7 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
       report["miss_rate"] = op.miss_rate;
     }
     nlohmann::json det = nlohmann::json::array();
-    for (const DetPoint& p : curve) {
+    for (const KeywordDetPoint& p : curve) {
       det.push_back({{"threshold", p.threshold}, {"false_alarms", p.false_alarms}, {"fa_per_hour", p.fa_per_hour},
                      {"misses", p.misses}, {"miss_rate", p.miss_rate}});
     }

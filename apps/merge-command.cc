@@ -43,9 +43,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Inputs missing from, or duplicated in, the shard outputs (docs/errors.md).
-constexpr int kExitMergeIncomplete = 8;
-
 // Missing / duplicated / unexpected files listed one per line before "... and N more".
 constexpr size_t kMaxListed = 50;
 
@@ -392,7 +389,7 @@ CommandRunner AddMergeCommand(CLI::App& app) {
                  "otherwise?)\n", unexpected.size(), unexpected.size() == 1 ? " is" : "s are");
     }
     if ((!missing.empty() && !opt->allow_missing) || (!duplicated.empty() && !opt->allow_duplicates)) {
-      return kExitMergeIncomplete;
+      return static_cast<int>(kExitMergeIncomplete);
     }
     return static_cast<int>(kExitOk);
   };

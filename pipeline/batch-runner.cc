@@ -112,6 +112,9 @@ BatchResult RunBatch(const std::vector<BatchInput>& inputs, const BatchJobFactor
         records = std::move(*slots[next_to_write]);
         slots[next_to_write].reset();
       }
+      if (!records.empty() && !config.terminal_fields.empty()) {
+        for (const auto& [key, value] : config.terminal_fields.items()) records.back()[key] = value;
+      }
       writer.WriteFile(records);
       ++result.processed;
       if (!records.empty() && records.back()["type"] == "error") {

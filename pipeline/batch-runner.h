@@ -68,6 +68,9 @@ struct BatchRunnerConfig {
   ProgressMode progress = ProgressMode::kAuto;
   std::FILE* message_stream = stderr;          // error lines and the progress bar; nullptr: silent
   int max_buffered_files = 0;                  // finished files waiting for an earlier one; 0: 4 x jobs
+  // Fields set on every file's last record (its summary or error record), e.g. {"shard": "2/4"}: error records
+  // made by the runner carry them as well as the job's summaries.
+  Record terminal_fields = Record::object();
 
   // ConfigError "jobs = 0; expected between 1 and 256" (and for max_buffered_files < 0).
   void Validate() const;

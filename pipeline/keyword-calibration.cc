@@ -61,17 +61,17 @@ std::vector<double> ThresholdGrid() {
   return grid;
 }
 
-std::vector<DetPoint> DetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
+std::vector<KeywordDetPoint> KeywordDetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
                                const std::vector<MatrixF>& positives, const std::vector<std::string>& labels,
                                double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword,
                                const std::vector<double>& grid) {
-  if (!(negative_hours > 0)) throw std::invalid_argument("DetCurve: negative_hours must be > 0");
-  std::vector<DetPoint> curve;
+  if (!(negative_hours > 0)) throw std::invalid_argument("KeywordDetCurve: negative_hours must be > 0");
+  std::vector<KeywordDetPoint> curve;
   for (double t : grid) {
     KwsDecoderConfig c = config;
     c.threshold = t;
     c.keyword_thresholds.clear();
-    DetPoint p;
+    KeywordDetPoint p;
     p.threshold = t;
     for (int64_t h : HitsPerFile(negatives, labels, frame_shift_s, c, keyword)) p.false_alarms += h;
     p.fa_per_hour = static_cast<double>(p.false_alarms) / negative_hours;
@@ -84,14 +84,14 @@ std::vector<DetPoint> DetCurve(const std::vector<MatrixF>& negatives, double neg
   return curve;
 }
 
-DetPoint ThresholdForFaRate(const std::vector<DetPoint>& curve, double target_fa_per_hour) {
+KeywordDetPoint ThresholdForFaRate(const std::vector<KeywordDetPoint>& curve, double target_fa_per_hour) {
   if (curve.empty()) throw std::invalid_argument("ThresholdForFaRate: empty curve");
-  const DetPoint* best = nullptr;
-  for (const DetPoint& p : curve) {
+  const KeywordDetPoint* best = nullptr;
+  for (const KeywordDetPoint& p : curve) {
     if (p.fa_per_hour <= target_fa_per_hour && (best == nullptr || p.threshold < best->threshold)) best = &p;
   }
   if (best != nullptr) return *best;
-  for (const DetPoint& p : curve) {
+  for (const KeywordDetPoint& p : curve) {
     if (best == nullptr || p.false_alarms < best->false_alarms ||
         (p.false_alarms == best->false_alarms && p.threshold > best->threshold)) {
       best = &p;

@@ -5,8 +5,8 @@
 //   std::vector<ossicle::MatrixF> pos = ossicle::FilesLogProbs(*model, keyword_paths);  // optional
 //   ossicle::KwsDecoderConfig decoder;                    // smoothing, window, suppression as deployed
 //   decoder.keywords = "jarvis";
-//   auto curve = ossicle::DetCurve(neg, heldout_hours, pos, model->Labels(), 0.010, decoder, "jarvis");
-//   ossicle::DetPoint op = ossicle::ThresholdForFaRate(curve, /*target_fa_per_hour=*/1.0);
+//   auto curve = ossicle::KeywordDetCurve(neg, heldout_hours, pos, model->Labels(), 0.010, decoder, "jarvis");
+//   ossicle::KeywordDetPoint op = ossicle::ThresholdForFaRate(curve, /*target_fa_per_hour=*/1.0);
 //   // op.threshold goes into the model's "decoder" metadata; op.miss_rate is the miss rate there
 //
 // Counting is done by the streaming decoder itself (models/kws-decoder.h) at every threshold of a grid, so
@@ -37,7 +37,7 @@ std::vector<MatrixF> FilesLogProbs(const AcousticModel& model, const std::vector
 std::vector<int64_t> HitsPerFile(const std::vector<MatrixF>& files, const std::vector<std::string>& labels,
                                  double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword);
 
-struct DetPoint {
+struct KeywordDetPoint {
   double threshold = 0;
   int64_t false_alarms = 0;  // hits over the negatives
   double fa_per_hour = 0;    // false_alarms / negative hours
@@ -51,7 +51,7 @@ std::vector<double> ThresholdGrid();
 
 // One point per threshold of `grid` (ascending). negative_hours > 0. config.threshold and
 // keyword_thresholds are replaced by each grid value.
-std::vector<DetPoint> DetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
+std::vector<KeywordDetPoint> KeywordDetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
                                const std::vector<MatrixF>& positives, const std::vector<std::string>& labels,
                                double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword,
                                const std::vector<double>& grid = ThresholdGrid());
@@ -59,6 +59,6 @@ std::vector<DetPoint> DetCurve(const std::vector<MatrixF>& negatives, double neg
 // The point with the lowest threshold whose fa_per_hour <= target_fa_per_hour. When no point meets the
 // target, the point with the fewest false alarms (the highest threshold among those). std::invalid_argument
 // for an empty curve.
-DetPoint ThresholdForFaRate(const std::vector<DetPoint>& curve, double target_fa_per_hour);
+KeywordDetPoint ThresholdForFaRate(const std::vector<KeywordDetPoint>& curve, double target_fa_per_hour);
 
 }  // namespace ossicle

@@ -258,6 +258,23 @@ TEST_CASE("shard: CSV shards merge under one header, with the shard column", "[c
   CHECK(rows >= 16);
 }
 
+TEST_CASE("shard: error records of a sharded run say which shard made them too", "[cli][shard]") {
+  Fixture f;
+  const fs::path dir = f.tmp.path() / "mixed";
+  fs::create_directories(dir);
+  fs::copy_file(kAudio + "/stop_en_16k.wav", dir / "a-good.wav");
+  std::ofstream(dir / "b-broken.wav") << "not audio at all\n";
+  const RunResult r = test::RunOssicle("spot " + Q(dir) + " --graph " + Q(f.graph) + " --shard 1/1", f.tmp.path());
+  CHECK(r.exit_code == 4);  // the broken file's audio error; the run goes on past it
+  const std::vector<Json> records = JsonLines(r.out);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0]["type"] == "summary");
+  CHECK(records[0]["shard"] == "1/1");
+  CHECK(records[1]["type"] == "error");
+  CHECK_THAT(records[1]["file"].get<std::string>(), Contains("b-broken.wav"));
+  CHECK(records[1]["shard"] == "1/1");
+}
+
 TEST_CASE("shard: --shard auto reads a Slurm job array or a Kubernetes indexed Job", "[cli][shard][env]") {
   Fixture f;
   const std::vector<std::string> files = Files(JsonLines(f.Spot("").out));

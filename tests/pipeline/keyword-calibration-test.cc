@@ -37,7 +37,7 @@ KwsDecoderConfig Decoder() {
   return c;
 }
 
-TEST_CASE("DetCurve counts the decoder's hits per threshold; ThresholdForFaRate picks the lowest that meets the "
+TEST_CASE("KeywordDetCurve counts the decoder's hits per threshold; ThresholdForFaRate picks the lowest that meets the "
           "target",
           "[keyword][calibration]") {
   // Negatives, half an hour: one bump at 0.645 (40 frames: the smoothed peak reaches it), one at 0.345, and a
@@ -51,14 +51,14 @@ TEST_CASE("DetCurve counts the decoder's hits per threshold; ThresholdForFaRate 
   // Positives: two clear, one weak.
   const std::vector<MatrixF> positives = {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905),
                                           Posteriors(200, 60, 110, 0.405)};
-  const auto curve = DetCurve(negatives, 0.5, positives, kLabels, 0.010, Decoder(), "jarvis");
+  const auto curve = KeywordDetCurve(negatives, 0.5, positives, kLabels, 0.010, Decoder(), "jarvis");
   REQUIRE(curve.size() == ThresholdGrid().size());
   auto at = [&](double t) {
     for (const auto& p : curve) {
       if (std::abs(p.threshold - t) < 1e-9) return p;
     }
     FAIL("no grid point " << t);
-    return DetPoint{};
+    return KeywordDetPoint{};
   };
   CHECK(at(0.30).false_alarms == 4);
   CHECK(at(0.30).fa_per_hour == Approx(8.0));
@@ -72,7 +72,7 @@ TEST_CASE("DetCurve counts the decoder's hits per threshold; ThresholdForFaRate 
   CHECK(at(0.96).misses == 3);
 
   // Target 1/h over half an hour: no false alarm allowed -> 0.65; 2/h: one allowed -> 0.45.
-  const DetPoint strict = ThresholdForFaRate(curve, 1.0);
+  const KeywordDetPoint strict = ThresholdForFaRate(curve, 1.0);
   CHECK(strict.threshold == Approx(0.65));
   CHECK(strict.false_alarms == 0);
   CHECK(strict.misses == 1);
@@ -82,9 +82,9 @@ TEST_CASE("DetCurve counts the decoder's hits per threshold; ThresholdForFaRate 
 
 TEST_CASE("ThresholdForFaRate falls back to the fewest false alarms when no threshold meets the target",
           "[keyword][calibration]") {
-  const std::vector<DetPoint> curve = {{0.2, 9, 9.0, 0, 0.0}, {0.5, 4, 4.0, 1, 0.1}, {0.8, 2, 2.0, 3, 0.3},
+  const std::vector<KeywordDetPoint> curve = {{0.2, 9, 9.0, 0, 0.0}, {0.5, 4, 4.0, 1, 0.1}, {0.8, 2, 2.0, 3, 0.3},
                                        {0.9, 2, 2.0, 5, 0.5}};
-  const DetPoint p = ThresholdForFaRate(curve, 1.0);
+  const KeywordDetPoint p = ThresholdForFaRate(curve, 1.0);
   CHECK(p.threshold == Approx(0.9));
   CHECK(p.false_alarms == 2);
   CHECK_THROWS_AS(ThresholdForFaRate({}, 1.0), std::invalid_argument);
