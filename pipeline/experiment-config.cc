@@ -236,6 +236,12 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
     fail("model.head", "model.head = attention; expected frame for target tokens (CTC needs a frame output)");
   }
 
+  if (c.training.frame_targets == FrameTargets::kSpeech &&
+      (c.target != TargetType::kClass || c.model.head != HeadType::kFrame)) {
+    fail("training.frame_targets", std::string("training.frame_targets = speech; expected clip for ") +
+                                       (c.target != TargetType::kClass ? "target tokens" : "model.head attention") +
+                                       " (speech needs target class and model.head frame)");
+  }
   if (c.train.empty()) fail("data.train", "data.train: expected at least one training manifest");
   validate([&] { c.loader.Validate("data.loader"); });
   const TrainingConfig& t = c.training;

@@ -75,6 +75,20 @@ struct EnumNames<DevMetric> {
                                       std::pair{DevMetric::kLoss, std::string_view{"loss"}}};
 };
 
+// Class target with a frame head: which frames of a clip are trained on its label.
+enum class FrameTargets {
+  kClip,    // every frame carries the clip's label; a clip is decided by its summed frame log-probabilities
+  kSpeech,  // filler clips (labels starting with '_' or '<') keep their label on every frame; a keyword
+            // clip's loud frames carry its label, its quiet frames "_silence_" (ignored without that class),
+            // the frames between are ignored. Decided by the peak keyword posterior (>= 0.5), else the filler
+            // with the largest summed log-probability: the streaming spotter's view (pipeline/frame-targets.h).
+};
+template <>
+struct EnumNames<FrameTargets> {
+  static constexpr std::array kValues{std::pair{FrameTargets::kClip, std::string_view{"clip"}},
+                                      std::pair{FrameTargets::kSpeech, std::string_view{"speech"}}};
+};
+
 struct TrainingConfig {
   int epochs = 20;                       // passes over the training data
   int64_t max_steps = 0;                 // stop after this many optimiser steps in total (0 = no cap)
@@ -83,6 +97,7 @@ struct TrainingConfig {
   float dropout = 0.0f;                  // between stacked recurrent layers
   int num_threads = 1;                   // threads of the training pass and the dev evaluation
   CrossEntropyConfig cross_entropy;      // class target
+  FrameTargets frame_targets = FrameTargets::kClip;  // class target + frame head
   bool ctc_zero_infinity = true;         // tokens target: ignore clips too short for their transcript
   DevMetric dev_metric = DevMetric::kAccuracy;
   int early_stopping_patience = 0;       // stop after this many epochs without a better dev metric (0 = off)
@@ -98,6 +113,10 @@ struct TrainingConfig {
     v(FieldInfo{"dropout", "", "dropout between stacked recurrent layers (probability)"}, self.dropout);
     v(FieldInfo{"num_threads", "", "threads for training steps and dev evaluation"}, self.num_threads);
     v(FieldInfo{"cross_entropy", "", "class target: cross-entropy options"}, self.cross_entropy);
+    v(FieldInfo{"frame_targets", "",
+                "class target + frame head: clip (every frame has the clip's label) or speech (keyword clips: "
+                "loud frames the keyword, quiet frames _silence_, others ignored; filler clips every frame)"},
+      self.frame_targets);
     v(FieldInfo{"ctc_zero_infinity", "", "tokens target: zero the loss of clips too short for their text"},
       self.ctc_zero_infinity);
     v(FieldInfo{"dev_metric", "", "dev metric for the best checkpoint, plateau schedule and early stopping"},

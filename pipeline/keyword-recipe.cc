@@ -542,12 +542,7 @@ int64_t WriteSyntheticClips(const KeywordRecipeConfig& recipe, const KeywordData
     std::mt19937_64 rng(recipe.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(i));
     const auto left = static_cast<size_t>(std::lround(UniformIn({0.1, 1.0}, rng) * kRate));
     const auto right = static_cast<size_t>(std::lround(UniformIn({0.1, 1.0}, rng) * kRate));
-    const double floor_db = UniformIn({-70.0, -45.0}, rng);
-    std::vector<float> clip(left + speech.size() + right, 0.0f);
-    std::copy(speech.begin(), speech.end(), clip.begin() + static_cast<std::ptrdiff_t>(left));
-    const std::vector<float> noise = WhiteNoise(static_cast<int64_t>(clip.size()), rng);
-    const auto amplitude = static_cast<float>(std::pow(10.0, floor_db / 20.0));
-    for (size_t k = 0; k < clip.size(); ++k) clip[k] = std::clamp(clip[k] + amplitude * noise[k], -1.0f, 1.0f);
+    const std::vector<float> clip = PadWithNoiseFloor(speech, left, right, rng);
     char name[32];
     std::snprintf(name, sizeof(name), "%06lld.wav", static_cast<long long>(i));
     const std::string path = (out_dir / name).string();
@@ -626,6 +621,9 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
     << ", weight_decay: 0.01, clip_grad_norm: 5}\n";
   y << "  schedule: {type: warmup_cosine, warmup_steps: 30, min_learning_rate: 0.0001}\n";
   y << "  dropout: 0.1\n";
+  if (recipe.frame_targets != FrameTargets::kClip) {
+    y << "  frame_targets: " << EnumToString(recipe.frame_targets) << "\n";
+  }
   y << "  num_threads: " << recipe.num_threads << "\n";
   y << "  log_every_steps: 20\n";
   y << "outputs: {dir: " << q(d.string()) << ", model: model.safetensors}\n";

@@ -45,6 +45,7 @@
 
 #include "features/config-fields.h"
 #include "pipeline/augmentation.h"
+#include "pipeline/experiment-config.h"
 
 namespace ossicle {
 
@@ -69,6 +70,7 @@ struct KeywordRecipeConfig {
   int epochs = 8;
   int64_t max_steps = 0;               // 0 = no cap
   double learning_rate = 0.003;
+  FrameTargets frame_targets = FrameTargets::kClip;  // training.frame_targets (pipeline/frame-targets.h)
   int num_threads = 2;
   double target_fa_per_hour = 1.0;     // calibration target on the held-out negatives
   std::string cache_dir;               // synthesis cache ("" = <output folder>/tts-cache)
@@ -101,6 +103,9 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"epochs", "", "passes over the training data"}, self.epochs);
     v(FieldInfo{"max_steps", "steps", "stop after this many steps (0 = no cap)"}, self.max_steps);
     v(FieldInfo{"learning_rate", "", "peak AdamW learning rate"}, self.learning_rate);
+    v(FieldInfo{"frame_targets", "",
+                "which frames train on the keyword: clip (all) or speech (the loud ones; pipeline/frame-targets.h)"},
+      self.frame_targets);
     v(FieldInfo{"num_threads", "", "training threads"}, self.num_threads);
     v(FieldInfo{"target_fa_per_hour", "1/h", "false alarms per hour the threshold is calibrated for"},
       self.target_fa_per_hour);

@@ -19,6 +19,7 @@
 #include "models/model-gradients.h"
 #include "models/safetensors.h"
 #include "models/training-pass.h"
+#include "pipeline/frame-targets.h"
 #include "pipeline/training-data.h"
 
 namespace ossicle {
@@ -280,6 +281,7 @@ struct Trainer::Impl {
   TrainerOptions options;
   ExperimentData data;
   std::filesystem::path out_dir;
+  FrameTargetRule frame_rule;  // class target, frame head
   std::shared_ptr<AcousticModel> model;
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<LrSchedule> schedule;
@@ -298,7 +300,12 @@ struct Trainer::Impl {
   std::vector<EpochMetrics> history;
 
   Impl(ExperimentConfig c, TrainerOptions o)
-      : config(std::move(c)), options(std::move(o)), data(LoadExperimentData(config)), out_dir(config.OutputDir()) {}
+      : config(std::move(c)),
+        options(std::move(o)),
+        data(LoadExperimentData(config)),
+        out_dir(config.OutputDir()),
+        frame_rule(FrameTargetRule::ForLabels(config.labels, config.training.frame_targets,
+                                              config.training.cross_entropy.ignore_index)) {}
 
   void Log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -314,11 +321,15 @@ struct Trainer::Impl {
     if (config.model.head == HeadType::kAttention) {
       return ClipCrossEntropy(out.clip_log_probs, b.labels, config.training.cross_entropy, d_logits);
     }
-    // Frame head: every frame carries its clip's label (frames past a length are ignored by the loss).
+    // Frame head: the targets of pipeline/frame-targets.h (frames past a length are ignored by the loss).
     const int64_t frames = b.features.max_frames;
-    std::vector<int32_t> targets(static_cast<size_t>(b.features.BatchSize() * frames));
+    std::vector<int32_t> targets(static_cast<size_t>(b.features.BatchSize() * frames),
+                                 config.training.cross_entropy.ignore_index);
     for (size_t i = 0; i < b.labels.size(); ++i) {
-      std::fill_n(targets.begin() + static_cast<std::ptrdiff_t>(i) * frames, frames, b.labels[i]);
+      const int64_t row0 = static_cast<int64_t>(i) * frames;
+      const int64_t len = b.features.lengths[i];
+      frame_rule.Fill(b.features.data.middleRows(static_cast<Eigen::Index>(row0), static_cast<Eigen::Index>(len)),
+                      b.labels[i], std::span<int32_t>(targets).subspan(static_cast<size_t>(row0), static_cast<size_t>(len)));
     }
     return FrameCrossEntropy(out.log_probs, targets, config.training.cross_entropy, d_logits,
                              config.training.num_threads);
@@ -341,7 +352,7 @@ struct Trainer::Impl {
       if (config.model.head == HeadType::kAttention) {
         out.clip_log_probs.row(i).maxCoeff(&best);
       } else if (len > 0) {
-        out.log_probs.data.middleRows(i * frames, len).colwise().sum().maxCoeff(&best);
+        best = frame_rule.Decide(out.log_probs.data.middleRows(i * frames, len));
       }
       if (static_cast<int32_t>(best) == b.labels[ui]) ++t.correct;
     }

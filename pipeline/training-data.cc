@@ -109,6 +109,16 @@ uint64_t Mix64(uint64_t x) {
 
 }  // namespace
 
+std::vector<float> PadWithNoiseFloor(std::span<const float> speech, size_t left, size_t right, std::mt19937_64& rng) {
+  const double floor_db = UniformIn({-70.0, -45.0}, rng);
+  std::vector<float> clip(left + speech.size() + right, 0.0f);
+  std::copy(speech.begin(), speech.end(), clip.begin() + static_cast<std::ptrdiff_t>(left));
+  const std::vector<float> noise = WhiteNoise(static_cast<int64_t>(clip.size()), rng);
+  const auto amplitude = static_cast<float>(std::pow(10.0, floor_db / 20.0));
+  for (size_t k = 0; k < clip.size(); ++k) clip[k] = std::clamp(clip[k] + amplitude * noise[k], -1.0f, 1.0f);
+  return clip;
+}
+
 // ---- configs ----
 
 void SyntheticSpeechConfig::Validate(std::string_view key_path) const {
@@ -117,6 +127,7 @@ void SyntheticSpeechConfig::Validate(std::string_view key_path) const {
   }
   rate.Validate(Join(key_path, "rate"), 0.25, 4.0);
   pitch.Validate(Join(key_path, "pitch"), 0.25, 4.0);
+  padding_s.Validate(Join(key_path, "padding_s"), 0.0, 5.0);
   if (examples_per_text == 0) return;
   if (texts.empty()) {
     throw ConfigError(Join(key_path, "texts") + " is empty; expected at least one text when examples_per_text = " +
@@ -397,11 +408,28 @@ int64_t Dataset::AddSynthetic(const SyntheticSpeechConfig& config, uint64_t seed
     if (e) std::rethrow_exception(e);
   }
 
+  // Padding (its own random stream, so the synthesis plan and cache do not depend on it). The id names the
+  // padding, so the feature cache keeps padded and bare clips apart.
+  std::vector<std::string> padding_ids(jobs.size());
+  if (config.padding_s.max > 0) {
+    for (size_t k = 0; k < jobs.size(); ++k) {
+      std::mt19937_64 pad_rng(Mix64(seed ^ 0x706164ULL) + k);  // "pad"
+      const double rate_hz = audio[k]->sample_rate_hz;
+      const auto left = static_cast<size_t>(std::lround(UniformIn(config.padding_s, pad_rng) * rate_hz));
+      const auto right = static_cast<size_t>(std::lround(UniformIn(config.padding_s, pad_rng) * rate_hz));
+      SynthesizedAudio padded;
+      padded.sample_rate_hz = rate_hz;
+      padded.samples = PadWithNoiseFloor(audio[k]->samples, left, right, pad_rng);
+      audio[k] = std::make_shared<const SynthesizedAudio>(std::move(padded));
+      padding_ids[k] = ":pad=" + std::to_string(left) + "+" + std::to_string(right);
+    }
+  }
+
   for (size_t k = 0; k < jobs.size(); ++k) {
     const SynthesisSpec& s = jobs[k].spec;
     Example ex;
     ex.id = "synthetic:" + s.engine + ":" + s.voice + ":rate=" + FormatFactor3(s.rate) + ":pitch=" +
-            FormatFactor3(s.pitch) + ":" + s.text;
+            FormatFactor3(s.pitch) + padding_ids[k] + ":" + s.text;
     ex.origin = "data.synthetic (" + s.engine + " voice " + s.voice + ", rate " + FormatFactor3(s.rate) + ", pitch " +
                 FormatFactor3(s.pitch) + ", text '" + s.text + "')";
     ex.audio = audio[k];

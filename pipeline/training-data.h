@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,6 +63,10 @@ struct SyntheticSpeechConfig {
   std::vector<std::string> voices;  // "engine:voice" entries; empty = every voice of the engines
   UniformRange rate{0.8, 1.25};     // speaking-rate factor
   UniformRange pitch{0.85, 1.2};    // pitch factor
+  // Silence added before and after every clip, each drawn from this range (seconds; {0, 0} = none), with
+  // a white-noise floor over the whole clip (PadWithNoiseFloor): a bare TTS clip is all word, a recording
+  // is not, and utterance CMVN makes the two look different.
+  UniformRange padding_s{0.0, 0.0};
   std::string cache_dir;            // disk cache of synthesised clips (empty = memory only)
 
   template <class Self, class Visitor>
@@ -71,14 +77,21 @@ struct SyntheticSpeechConfig {
     v(FieldInfo{"voices", "", "engine:voice entries to use (empty = every voice of the engines)"}, self.voices);
     v(FieldInfo{"rate", "", "speaking-rate factor range, in [0.25, 4]"}, self.rate);
     v(FieldInfo{"pitch", "", "pitch factor range, in [0.25, 4]"}, self.pitch);
+    v(FieldInfo{"padding_s", "s", "silence (with a -70..-45 dB noise floor) before and after each clip, in [0, 5]"},
+      self.padding_s);
     v(FieldInfo{"cache_dir", "path", "folder caching synthesised clips across runs (empty = none)"},
       self.cache_dir);
   }
   // Throws ConfigError naming the field: examples_per_text in [0, 100000]; when > 0, texts non-empty
   // with no blank text or label; engines non-empty and known; voices "engine:voice" with a listed engine;
-  // rate and pitch ranges within [0.25, 4].
+  // rate and pitch ranges within [0.25, 4]; padding_s within [0, 5].
   void Validate(std::string_view key_path = "data.synthetic") const;
 };
+
+// `speech` with `left` and `right` zero samples around it, plus white noise at floor_db dBFS (uniform in
+// [-70, -45] dB, drawn from `rng` first) over the whole clip, clamped to [-1, 1]. Used for synthetic clips
+// (data.synthetic.padding_s, ossicle keyword-train).
+std::vector<float> PadWithNoiseFloor(std::span<const float> speech, size_t left, size_t right, std::mt19937_64& rng);
 
 struct DataConfig {
   int batch_size = 32;               // examples per batch (at most)

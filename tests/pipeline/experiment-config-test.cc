@@ -189,6 +189,27 @@ TEST_CASE("validation rules carry the place of the key", "[pipeline][training][e
   CHECK_THROWS_MATCHES(e.Load(""), ConfigError, HasMessage("the experiment file is empty", e.Y()));
 }
 
+TEST_CASE("training.frame_targets: read, and refused where it does not apply", "[pipeline][training][experiment]") {
+  Experiment e;
+  CHECK(e.Load(Experiment::Base()).training.frame_targets == FrameTargets::kClip);
+  std::string text = Experiment::Base();
+  text.replace(text.find("training: {epochs: 2}"), 21, "training: {epochs: 2, frame_targets: speech}");
+  CHECK(e.Load(text).training.frame_targets == FrameTargets::kSpeech);
+  std::string bad = Experiment::Base();
+  bad.replace(bad.find("training: {epochs: 2}"), 21, "training: {frame_targets: loud}");
+  CHECK_THROWS_MATCHES(e.Load(bad), ConfigError, HasMessage("training.frame_targets", e.Y() + ":12:"));
+  CHECK_THROWS_MATCHES(e.Load(bad), ConfigError, HasMessage("loud", e.Y()));
+  text = Experiment::Base("model: {hidden_size: 8, num_layers: 1, head: attention}\n");
+  text.replace(text.find("training: {epochs: 2}"), 21, "training: {frame_targets: speech}");
+  CHECK_THROWS_MATCHES(e.Load(text), ConfigError,
+                       HasMessage("training.frame_targets = speech; expected clip for model.head attention", e.Y()));
+  text = Experiment::Base();
+  text.replace(text.find("labels: [low, high]"), 19, "target: tokens\ntokens: \"ab\"");
+  text.replace(text.find("training: {epochs: 2}"), 21, "training: {frame_targets: speech}");
+  CHECK_THROWS_MATCHES(e.Load(text), ConfigError,
+                       HasMessage("training.frame_targets = speech; expected clip for target tokens", e.Y()));
+}
+
 TEST_CASE("data problems fail before training, naming the experiment line and the manifest line",
           "[pipeline][training][experiment]") {
   Experiment e;

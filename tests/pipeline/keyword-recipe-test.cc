@@ -197,6 +197,12 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(config.loader.augmentation.noise.background_manifest == (dir / "background-train.tsv").string());
   CHECK(config.features.frame.sample_rate_hz == 16000);
   CHECK(config.OutputDir() == dir.string());
+  CHECK(config.training.frame_targets == FrameTargets::kClip);
+  // recipe.frame_targets reaches the experiment's training.frame_targets.
+  recipe.frame_targets = FrameTargets::kSpeech;
+  const ExperimentConfig speech =
+      ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
+  CHECK(speech.training.frame_targets == FrameTargets::kSpeech);
 }
 
 }  // namespace

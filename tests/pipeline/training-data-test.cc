@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -392,6 +393,32 @@ TEST_CASE("data config: every validation rule names its field", "[training-data]
   d = c;
   d.synthetic.rate = {0.1, 1};
   check(d, "data.synthetic.rate.min = 0.1; expected in [0.25, 4]");
+  d = c;
+  d.synthetic.padding_s = {0.5, 0.2};
+  check(d, "data.synthetic.padding_s.max = 0.2; expected >= min");
+  d.synthetic.padding_s = {-0.1, 0.2};
+  check(d, "data.synthetic.padding_s.min = -0.1; expected in [0, 5]");
+}
+
+TEST_CASE("PadWithNoiseFloor: the speech in the middle, a -70..-45 dB floor around it", "[training-data]") {
+  const std::vector<float> speech{0.5f, -0.5f, 0.25f};
+  std::mt19937_64 rng(3);
+  const std::vector<float> clip = PadWithNoiseFloor(speech, 4, 2, rng);
+  REQUIRE(clip.size() == 9);
+  double floor_power = 0;
+  for (size_t k = 0; k < clip.size(); ++k) {
+    INFO("sample " << k);
+    if (k >= 4 && k < 7) {
+      CHECK(clip[k] == Approx(speech[k - 4]).margin(0.01));  // the floor is at most -45 dB (0.0056)
+    } else {
+      CHECK(clip[k] != 0.0f);
+      CHECK(std::abs(clip[k]) < 0.03f);
+      floor_power += static_cast<double>(clip[k]) * clip[k];
+    }
+  }
+  CHECK(floor_power > 0);
+  std::mt19937_64 same(3);
+  CHECK(PadWithNoiseFloor(speech, 4, 2, same) == clip);  // a pure function of the generator
 }
 
 TEST_CASE("dataset: synthetic keyword examples from their spelling", "[training-data][speech-synth]") {
@@ -445,6 +472,22 @@ TEST_CASE("dataset: synthetic keyword examples from their spelling", "[training-
   int64_t total = 0;
   for (const auto& b : batches) total += b.features.BatchSize();
   CHECK(total == added);
+  {  // padding_s: silence around each clip; the id names it, the synthesis (and its cache) stay the same
+    SyntheticSpeechConfig p = s;
+    p.padding_s = {0.2, 0.3};
+    Dataset padded(TargetType::kClass, {"yes", "no", "_unknown_"}, SmallFeatures());
+    padded.AddSynthetic(p, 17, 1);
+    REQUIRE(padded.Size() == data.Size());
+    for (int64_t i = 0; i < data.Size(); ++i) {
+      const Example& bare = data.At(i);
+      const Example& ex = padded.At(i);
+      INFO(ex.id);
+      CHECK(ex.id.find(":pad=") != std::string::npos);
+      CHECK(ex.duration_s >= bare.duration_s + 0.4 - 1e-3);
+      CHECK(ex.duration_s <= bare.duration_s + 0.6 + 1e-3);
+      CHECK(ex.audio->sample_rate_hz == bare.audio->sample_rate_hz);
+    }
+  }
   {  // a label the model cannot emit
     s.texts = {"maybe"};
     CHECK_THROWS_MATCHES(data.AddSynthetic(s, 1), ConfigError,
