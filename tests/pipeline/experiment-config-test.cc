@@ -199,7 +199,7 @@ TEST_CASE("training.frame_targets: read, and refused where it does not apply", "
   bad.replace(bad.find("training: {epochs: 2}"), 21, "training: {frame_targets: loud}");
   CHECK_THROWS_MATCHES(e.Load(bad), ConfigError, HasMessage("training.frame_targets", e.Y() + ":12:"));
   CHECK_THROWS_MATCHES(e.Load(bad), ConfigError, HasMessage("loud", e.Y()));
-  text = Experiment::Base("model: {hidden_size: 8, num_layers: 1, head: attention}\n");
+  text = Experiment::Base("model: {hidden_size: 8, num_layers: 1, head: attention, attention_size: 4}\n");
   text.replace(text.find("training: {epochs: 2}"), 21, "training: {frame_targets: speech}");
   CHECK_THROWS_MATCHES(e.Load(text), ConfigError,
                        HasMessage("training.frame_targets = speech; expected clip for model.head attention", e.Y()));
