@@ -23,5 +23,6 @@ CommandRunner AddKeywordTrainCommand(CLI::App& app);
 CommandRunner AddEvalCommand(CLI::App& app);
 CommandRunner AddDevicesCommand(CLI::App& app);
 CommandRunner AddListenCommand(CLI::App& app);
+CommandRunner AddPhrasesCommand(CLI::App& app);
 
 }  // namespace ossicle

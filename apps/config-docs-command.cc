@@ -9,6 +9,7 @@
 #include "apps/exit-codes.h"
 #include "features/feature-config.h"
 #include "pipeline/config-yaml.h"
+#include "pipeline/phrase-composer.h"
 #include "pipeline/stage-registry.h"
 
 namespace ossicle {
@@ -53,6 +54,24 @@ void PrintStageDocs(bool markdown) {
   }
 }
 
+// The keys of a phrase configuration (pipeline/phrase-composer.h).
+void PrintPhraseDocs(bool markdown) {
+  const std::vector<ConfigDocRow> rows = PhraseComposerConfigDocs();
+  if (markdown) {
+    fmt::print("\n## Phrases (`ossicle phrases CONFIG.yaml --out DIR`, `--set key=value`)\n\n");
+    fmt::print("Phrases of several words composed from isolated-word clips (configs/phrases/):\n\n");
+    fmt::print("| key | type | unit | default | meaning |\n|---|---|---|---|---|\n");
+    for (const auto& r : rows) {
+      fmt::print("| `{}` | {} | {} | `{}` | {} |\n", r.key, r.type, r.unit, r.default_value, r.help);
+    }
+  } else {
+    fmt::print("\nphrases (ossicle phrases CONFIG.yaml):\n");
+    for (const auto& r : rows) {
+      fmt::print("  {:<30} {:<44} {:<8} default {:<14} {}\n", r.key, r.type, r.unit, r.default_value, r.help);
+    }
+  }
+}
+
 }  // namespace
 
 CommandRunner AddConfigDocsCommand(CLI::App& app) {
@@ -76,6 +95,7 @@ CommandRunner AddConfigDocsCommand(CLI::App& app) {
       }
     }
     PrintStageDocs(*markdown);
+    PrintPhraseDocs(*markdown);
     return static_cast<int>(kExitOk);
   };
 }

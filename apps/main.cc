@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(ossicle::AddTrainCommand);
   add(ossicle::AddKeywordTrainCommand);
   add(ossicle::AddEvalCommand);
+  add(ossicle::AddPhrasesCommand);
   add(ossicle::AddDevicesCommand);
   add(ossicle::AddListenCommand);
 

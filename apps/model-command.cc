@@ -17,8 +17,10 @@
 #include "features/config-json.h"
 #include "features/errors.h"
 #include "models/acoustic-model.h"
+#include "models/ctc-decoder.h"
 #include "models/model-stream.h"
 #include "pipeline/npy-file.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -204,6 +206,34 @@ int RunModel(const RunOptions& opt) {
   return kExitOk;
 }
 
+struct SetDecoderOptions {
+  std::string model;
+  std::string decoder;  // JSON object; "" removes the metadata
+  std::string out;
+};
+
+// Copies a model with new "decoder" metadata. A decoder.ctc_beam entry is checked by building the decoder
+// over the model's tokens (so a word list the model cannot spell is refused here, not at first use).
+int RunSetDecoder(const SetDecoderOptions& opt) {
+  const std::shared_ptr<const AcousticModel> model = AcousticModel::Load(opt.model);
+  if (!opt.decoder.empty()) {
+    const nlohmann::json j = nlohmann::json::parse(opt.decoder, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+      throw ConfigError("--decoder: expected a JSON object with a string \"type\", got '" + opt.decoder + "'");
+    }
+    if (j["type"] == "decoder.ctc_beam") {
+      CtcBeamConfig beam;
+      nlohmann::json options = j;
+      options.erase("type");
+      ConfigFromJson(options, beam, "--decoder");
+      CtcBeamDecoder check(beam, model->Labels(), model->Features().frame.frame_shift_ms / 1000.0, "--decoder");
+    }
+  }
+  SaveModelWithDecoderJson(*model, opt.out, opt.decoder);
+  fmt::print("{}: {} decoder metadata\n", opt.out, opt.decoder.empty() ? "without" : "with");
+  return kExitOk;
+}
+
 }  // namespace
 
 CommandRunner AddModelCommand(CLI::App& app) {
@@ -273,8 +303,20 @@ CommandRunner AddModelCommand(CLI::App& app) {
       ->check(CLI::Range(-1, 255))
       ->capture_default_str();
 
+  auto set_decoder = std::make_shared<SetDecoderOptions>();
+  CLI::App* set_decoder_cmd = cmd->add_subcommand(
+      "set-decoder", "Copy a model with new \"decoder\" metadata: the decoder and options it is used with by default");
+  set_decoder_cmd->add_option("model", set_decoder->model, "Model file")->required();
+  set_decoder_cmd
+      ->add_option("--decoder", set_decoder->decoder,
+                   "JSON object: \"type\" (a decoder stage) and its options, e.g. "
+                   "'{\"type\": \"decoder.ctc_beam\", \"words\": [\"yes\", \"no\"]}'; empty removes the metadata")
+      ->required();
+  set_decoder_cmd->add_option("--out", set_decoder->out, "Model file to write (may be the input)")->required();
+
   return [=]() {
     if (import_cmd->parsed()) return RunImport(*imp);
+    if (set_decoder_cmd->parsed()) return RunSetDecoder(*set_decoder);
     if (info_cmd->parsed()) return RunInfo(*info);
     return RunModel(*run);
   };

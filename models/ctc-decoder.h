@@ -114,6 +114,9 @@ struct CtcBeamConfig {
   // extension, and the final hypothesis must end at a word end). Each word is spelled with the model's
   // tokens by longest match; a word that cannot be spelled is a ConfigError naming file and line.
   std::string word_list_file;
+  // The allowed words given inline (so a model's "decoder" metadata can carry them); when not empty it is
+  // used instead of word_list_file. Each entry is one word, spelled as above ("word N" in messages).
+  std::vector<std::string> words;
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
@@ -126,6 +129,8 @@ struct CtcBeamConfig {
       self.max_tokens_per_frame);
     v(FieldInfo{"word_list_file", "", "file of allowed words, one per line (empty = any text)"},
       self.word_list_file);
+    v(FieldInfo{"words", "", "allowed words given inline (instead of word_list_file; empty = not used)"},
+      self.words);
   }
   // ConfigError naming the field ("ctc_beam.beam_width = 0; expected >= 1").
   void Validate(std::string_view path = "ctc_beam") const;
