@@ -7,9 +7,11 @@
 //   }
 //
 // Engines (Debian packages):
-//   espeak-ng  libespeak-ng1 (built against libespeak-ng-dev): linked; each clip is made in a forked child
+//   espeak-ng  libespeak-ng1 (built against libespeak-ng-dev): linked; each clip is made in its own process
 //              from a freshly initialised library (espeak-ng carries wave-generator state from one clip to
-//              the next otherwise) and handed back through a pipe. Voices are "<language>[+<variant>]":
+//              the next otherwise) and handed back through a pipe. Those processes are forked by a helper
+//              process that the first espeak-ng engine forks when it is made (so make it before starting
+//              threads; nothing is forked from a multi-threaded process). Voices are "<language>[+<variant>]":
 //              8 English languages x (no variant, m1..m7, f1..f5). rate: words per minute = 175 x rate
 //              (clamped to 80..450); pitch: espeak pitch 50 x pitch (0..100 scale, clamped). `seed`
 //              seeds espeak-ng's random choices (libc rand() in the child).
@@ -32,7 +34,7 @@
 // PATH (install the Debian package festival)". An engine that fails, hangs (killed after a minute or
 // two) or produces no audio for a text is an AudioError naming the engine, voice and text.
 //
-// Thread safety: Synthesize may be called from several threads. espeak-ng (one child process per clip)
+// Thread safety: Synthesize may be called from several threads. espeak-ng (one process per clip)
 // and Festival (one text2wave process per clip) run in parallel; flite keeps global state, so its calls
 // are serialised by a process-wide lock.
 #pragma once

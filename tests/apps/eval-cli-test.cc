@@ -57,7 +57,7 @@ nlohmann::json ReadJson(const fs::path& path) { return nlohmann::json::parse(Rea
 
 }  // namespace
 
-TEST_CASE("eval: keyword model, confusion, error rows, false alarms and calibrated threshold", "[eval][cli]") {
+TEST_CASE("eval: keyword model, confusion, error rows, false alarms and calibrated threshold", "[eval][cli][threads]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
   const std::string model = RiggedModel(dir.path(), "kws.safetensors", ossicle::HeadType::kFrame,
                                         {"_silence_", "yes", "no", "stop"}, /*favoured=*/1);

@@ -54,14 +54,7 @@ struct TinyKeyword {
 };
 
 TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the threshold into the model",
-          "[apps][keyword]") {
-#if OSSICLE_TEST_SANITIZED
-  // Under ASan a forked espeak-ng child once hung for the whole 60 s synthesis timeout in a parallel ctest
-  // run (a fork from a process with threads can inherit a held allocator lock). Until synthesis no longer
-  // forks from a threaded process, this test runs in the Release build only.
-  WARN("skipped in sanitizer builds: espeak-ng is forked from a threaded process");
-  return;
-#endif
+          "[apps][keyword][threads]") {
   if (const std::string why = SpeechEngineUnavailableReason("espeak-ng"); !why.empty()) {
     WARN("skipped: " << why);
     return;

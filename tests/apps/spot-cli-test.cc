@@ -154,7 +154,7 @@ TEST_CASE("spot: glob patterns and folders", "[cli][batch]") {
   CHECK(records[2]["file"] == "corpus/sub/good-3.flac");
 }
 
-TEST_CASE("spot: --jobs 2 writes the same records in the same order as --jobs 1", "[cli][batch]") {
+TEST_CASE("spot: --jobs 2 writes the same records in the same order as --jobs 1", "[cli][batch][threads]") {
   test::ScopedTempDir tmp;
   const fs::path graph = WriteGraph(tmp.path(), true);
   const fs::path c = tmp.path() / "many";
@@ -270,7 +270,7 @@ TEST_CASE("spot: --progress always draws the bar on stderr", "[cli][batch]") {
   CHECK(JsonLines(r.out).size() == 3);  // stdout holds only records
 }
 
-TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --threshold", "[cli][batch]") {
+TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --threshold", "[cli][batch][threads]") {
   test::ScopedTempDir tmp;
   // A model with keyword labels (random weights from the PyTorch goldens: scores are arbitrary but fixed).
   RunResult r = Run("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
@@ -319,7 +319,7 @@ int64_t CountLines(const fs::path& p) {
 }
 
 TEST_CASE("spot --resume after kill -9 half-way through 1000 files reports every file exactly once",
-          "[cli][batch][resume]") {
+          "[cli][batch][resume][threads]") {
   test::ScopedTempDir tmp;
   constexpr int kFiles = 1000;
   const fs::path corpus = tmp.path() / "corpus";

@@ -23,7 +23,7 @@ using Json = nlohmann::json;
 
 using test::JsonLines;
 
-TEST_CASE("transcribe: transcript and summary per file, error records, --jobs, CSV, resume", "[cli][batch]") {
+TEST_CASE("transcribe: transcript and summary per file, error records, --jobs, CSV, resume", "[cli][batch][threads]") {
   test::ScopedTempDir tmp;
   RunResult r = test::RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
                                      "/models/lstm_bi_2layer.safetensors --out ctc.safetensors --labels "

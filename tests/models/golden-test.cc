@@ -77,16 +77,16 @@ std::string Data(const std::string& name) { return std::string(OSSICLE_TEST_DATA
 TEST_CASE("LSTM, 1 layer, unidirectional matches PyTorch", "[models][golden]") {
   CheckCase(Data("lstm_uni_1layer.safetensors"));
 }
-TEST_CASE("LSTM, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden]") {
+TEST_CASE("LSTM, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden][threads]") {
   CheckCase(Data("lstm_bi_2layer.safetensors"));
 }
-TEST_CASE("GRU, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden]") {
+TEST_CASE("GRU, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden][threads]") {
   CheckCase(Data("gru_bi_2layer.safetensors"));
 }
 TEST_CASE("GRU, 2 layers, unidirectional, padded batch matches PyTorch", "[models][golden]") {
   CheckCase(Data("gru_uni_2layer.safetensors"));
 }
-TEST_CASE("LSTM, 3 layers, H=128, bidirectional matches PyTorch", "[models][golden]") {
+TEST_CASE("LSTM, 3 layers, H=128, bidirectional matches PyTorch", "[models][golden][threads]") {
   const std::string path = std::string(OSSICLE_SHARED_DIR) + "/reference/lstm/lstm_bi_3layer_h128.safetensors";
   if (!std::filesystem::exists(path)) {
     WARN("skipped: " << path << " not found (../shared is not beside the project)");

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "features/errors.h"
@@ -151,6 +152,41 @@ TEST_CASE("speech synthesis: an engine that is not installed names the package",
                                   "speech engine 'festival' is not available"));
   ::setenv("PATH", saved.c_str(), 1);
   CHECK(reason.find("install the Debian package festival") != std::string::npos);
+}
+
+// espeak-ng makes every clip in a grandchild of its helper process (pipeline/espeak-synth.cc): requests
+// from several threads at once must each get their own clip, equal to the one made alone.
+TEST_CASE("speech synthesis: espeak-ng clips made on several threads equal the clips made one by one",
+          "[speech-synth][threads]") {
+  auto tts = EngineOrSkip("espeak-ng");
+  if (!tts) return;
+  const std::vector<std::string> texts = {"yes", "no", "stop", "go", "left", "right"};
+  const std::vector<std::string> voices = {"en-us", "en+f2", "en-gb-scotland+m3"};
+  std::vector<SynthesizedAudio> alone;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    alone.push_back(tts->Synthesize(texts[i], voices[i % voices.size()], 1.1, 0.9, i));
+  }
+  std::vector<SynthesizedAudio> together(texts.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < texts.size(); i += 3) {
+        together[i] = tts->Synthesize(texts[i], voices[i % voices.size()], 1.1, 0.9, i);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    INFO(texts[i]);
+    CHECK(together[i].samples.size() > 2000);  // > 0.09 s at 22050 Hz
+    CHECK((together[i].samples == alone[i].samples));
+  }
+  // Another engine of the same process shares the helper and says the same.
+  const auto second = MakeSpeechSynthesizer("espeak-ng");
+  CHECK((second->Synthesize(texts[0], voices[0], 1.1, 0.9, 0).samples == alone[0].samples));
+  // A request too large for one message to the helper is refused before it is sent.
+  CHECK_THROWS_MATCHES(tts->Synthesize(std::string(70000, 'a'), "en-us", 1.0, 1.0, 0), AudioError,
+                       HasMessage("the text is longer than 64 KiB", "espeak-ng voice en-us"));
 }
 
 TEST_CASE("speech synthesis: the disk cache returns the same clip without synthesising", "[speech-synth]") {

@@ -421,7 +421,7 @@ TEST_CASE("PadWithNoiseFloor: the speech in the middle, a -70..-45 dB floor arou
   CHECK(PadWithNoiseFloor(speech, 4, 2, same) == clip);  // a pure function of the generator
 }
 
-TEST_CASE("dataset: synthetic keyword examples from their spelling", "[training-data][speech-synth]") {
+TEST_CASE("dataset: synthetic keyword examples from their spelling", "[training-data][speech-synth][threads]") {
   std::vector<std::string> engines;
   for (const std::string& e : SpeechEngineNames()) {
     const std::string reason = SpeechEngineUnavailableReason(e);
