@@ -8,6 +8,7 @@
 #include "features/errors.h"
 #include "support/bad-audio-files.h"
 #include "support/message-matcher.h"
+#include "support/text-files.h"
 
 namespace ossicle {
 namespace {
@@ -18,11 +19,7 @@ using test::ScopedTempDir;
 
 const std::string kData = std::string(OSSICLE_SHARED_DIR) + "/data";
 
-std::string WriteText(const fs::path& dir, const std::string& name, const std::string& text) {
-  const fs::path p = dir / name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
+using test::WriteText;
 
 bool HaveSharedData() {
   if (fs::is_directory(kData)) return true;

@@ -16,6 +16,7 @@
 #include "pipeline/manifest.h"
 #include "support/bad-audio-files.h"
 #include "support/message-matcher.h"
+#include "support/text-files.h"
 
 namespace ossicle {
 namespace {
@@ -26,11 +27,7 @@ using test::ScopedTempDir;
 
 const std::string kData = std::string(OSSICLE_SHARED_DIR) + "/data";
 
-std::string WriteText(const fs::path& dir, const std::string& name, const std::string& text) {
-  const fs::path p = dir / name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p.string();
-}
+using test::WriteText;
 
 // A "word": 300 ms of silence, a 200 ms tone, 300 ms of silence, at 16 kHz.
 std::string WriteWord(const fs::path& dir, const std::string& name, double frequency_hz) {
