@@ -7,6 +7,7 @@
 
 #include "features/errors.h"
 #include "models/float-gemm.h"
+#include "models/lstm-cell.h"
 #include "models/paired-thread.h"
 
 namespace ossicle {
@@ -74,6 +75,7 @@ struct BasicTrainingPass<Scalar>::Impl {
     M gates;    // activations: LSTM i f g o; GRU r z n [rows, G]
     M hidden;   // [rows + B, H]: block 0 the initial zeros, block s + 1 the state after step s
     M cell;     // LSTM, as hidden
+    M tanh_cell;  // LSTM: tanh(c) after step s in row block s [rows, H]
     M hn;       // GRU: W_hn h_{s-1} + b_hn [rows, H]
     M rec;      // GRU: per-step scratch [B, G]
     Row bias;   // input-side bias: b_ih plus the b_hh terms that are not gated
@@ -269,7 +271,8 @@ struct BasicTrainingPass<Scalar>::Impl {
     } else {
       dir.gates.noalias() = *x * p.w_ih.transpose();
     }
-    dir.gates.rowwise() += dir.bias;
+    // LSTM: the bias is added with the activations (models/lstm-cell.h), step by step.
+    if (!lstm) dir.gates.rowwise() += dir.bias;
     dir.hidden.resize(rows + batch, h);
     dir.hidden.topRows(batch).setZero();
     ZeroInactive(dir.hidden, 1);
@@ -277,6 +280,7 @@ struct BasicTrainingPass<Scalar>::Impl {
       dir.cell.resize(rows + batch, h);
       dir.cell.topRows(batch).setZero();
       ZeroInactive(dir.cell, 1);
+      dir.tanh_cell.resize(rows, h);
     } else {
       dir.hn.resize(rows, h);
       dir.rec.resize(batch, gates);
@@ -287,20 +291,15 @@ struct BasicTrainingPass<Scalar>::Impl {
       auto h_cur = dir.hidden.middleRows((s + 1) * batch, n);
       auto g = dir.gates.middleRows(s * batch, n);
       if (lstm) {
-        // Pre-activations of i f g o.
+        // Pre-activations of i f g o (without the bias).
         if constexpr (kFloat) {
           gemm::MultiplyPacked(n, h_prev.data(), h, dir.w_hh_t, g.data(), gates, true);
         } else {
           g.noalias() += h_prev * p.w_hh.transpose();
         }
-        g.leftCols(2 * h).array() = g.leftCols(2 * h).array().logistic();
-        g.middleCols(2 * h, h).array() = g.middleCols(2 * h, h).array().tanh();
-        g.rightCols(h).array() = g.rightCols(h).array().logistic();
-        auto c_prev = dir.cell.middleRows(s * batch, n);
-        auto c_cur = dir.cell.middleRows((s + 1) * batch, n);
-        c_cur.array() = g.middleCols(h, h).array() * c_prev.array() +
-                        g.leftCols(h).array() * g.middleCols(2 * h, h).array();
-        h_cur.array() = g.rightCols(h).array() * c_cur.array().tanh();
+        LstmCellForward<Scalar>(n, h, dir.bias.data(), g.data(), dir.cell.row(s * batch).data(),
+                                dir.cell.row((s + 1) * batch).data(), dir.tanh_cell.row(s * batch).data(),
+                                h_cur.data());
       } else {
         auto r = dir.rec.topRows(n);
         if constexpr (kFloat) {
@@ -566,35 +565,27 @@ struct BasicTrainingPass<Scalar>::Impl {
     for (int64_t s = longest - 1; s >= 0; --s) {
       const int64_t n = active[static_cast<size_t>(s)];
       auto dh = dir.d_h.topRows(n);
-      if (d == 0) {
-        dh += d_out.block(s * batch, 0, n, h);
-      } else {
-        dh += dir.d_out.middleRows(s * batch, n);
-      }
+      // d loss / d h_t from the layer output: rows of d_out (time-major, the direction's columns) or of the
+      // reverse direction's step-major copy.
+      const Scalar* d_out_s = d == 0 ? d_out.data() + s * batch * d_out.cols() : dir.d_out.row(s * batch).data();
+      const int64_t ld_out = d == 0 ? d_out.cols() : h;
       const auto g = dir.gates.middleRows(s * batch, n);
       auto dg = dir.d_gates.middleRows(s * batch, n);
       if (lstm) {
-        const auto i_g = g.leftCols(h).array();
-        const auto f_g = g.middleCols(h, h).array();
-        const auto g_g = g.middleCols(2 * h, h).array();
-        const auto o_g = g.rightCols(h).array();
-        auto dc = dir.d_c.topRows(n).array();
-        auto tc = dg.rightCols(h).array();  // tanh(c_t), then d pre-activation of o
-        tc = dir.cell.middleRows((s + 1) * batch, n).array().tanh();
-        dc += dh.array() * o_g * (Scalar(1) - tc.square());
-        tc = dh.array() * tc * o_g * (Scalar(1) - o_g);
-        dg.leftCols(h).array() = dc * g_g * i_g * (Scalar(1) - i_g);
-        dg.middleCols(h, h).array() = dc * dir.cell.middleRows(s * batch, n).array() * f_g * (Scalar(1) - f_g);
-        dg.middleCols(2 * h, h).array() = dc * i_g * (Scalar(1) - g_g.square());
-        dc *= f_g;  // d c_{t-1}
+        LstmCellBackward<Scalar>(n, h, g.data(), dir.cell.row(s * batch).data(), dir.tanh_cell.row(s * batch).data(),
+                                 d_out_s, ld_out, dh.data(), dir.d_c.data(), dg.data(), dir.d_gates_sum.data());
         // d h_{t-1}.
         if constexpr (kFloat) {
-          AddColumnSums(dg, dir.d_gates_sum);
           gemm::MultiplyPacked(n, dg.data(), gates, dir.w_hh_b, dh.data(), h, false);
         } else {
           dh.noalias() = dg * p.w_hh;
         }
       } else {
+        if (d == 0) {
+          dh += d_out.block(s * batch, 0, n, h);
+        } else {
+          dh += dir.d_out.middleRows(s * batch, n);
+        }
         const auto r_g = g.leftCols(h).array();
         const auto z_g = g.middleCols(h, h).array();
         const auto n_g = g.rightCols(h).array();
@@ -648,12 +639,13 @@ struct BasicTrainingPass<Scalar>::Impl {
       return;
     }
     grads.w_hh.noalias() += dir.d_gates.transpose() * dir.hidden.topRows(rows);
-    AddColumnSums(dir.d_gates, grads.b_hh);
     if (lstm) {
+      grads.b_hh += dir.d_gates_sum;
       grads.w_ih.noalias() += dir.d_gates.transpose() * x;
-      AddColumnSums(dir.d_gates, grads.b_ih);
+      grads.b_ih += dir.d_gates_sum;
       if (need_dx) dx.noalias() = dir.d_gates * p.w_ih;
     } else {
+      AddColumnSums(dir.d_gates, grads.b_hh);
       grads.w_ih.topRows(2 * h).noalias() += dir.d_gates.leftCols(2 * h).transpose() * x;
       grads.w_ih.bottomRows(h).noalias() += dir.d_xn.transpose() * x;
       AddColumnSums(dir.d_gates.leftCols(2 * h), grads.b_ih.head(2 * h));
