@@ -111,6 +111,14 @@ void PackedMatrix::Pack(const float* src, int64_t ld, bool transposed, int64_t k
   }
 }
 
+void PackedMatrix::Resize(int64_t k, int64_t n) {
+  if (k == k_ && n == n_) return;
+  k_ = k;
+  n_ = n;
+  const int64_t panels = (n + kPanelWidth - 1) / kPanelWidth;
+  data_.assign(static_cast<size_t>(panels * k * kPanelWidth), 0.0f);
+}
+
 void MultiplyPacked(int64_t m, const float* a, int64_t lda, const PackedMatrix& b, float* c, int64_t ldc,
                     bool accumulate) {
   const int64_t k = b.Rows(), n = b.Cols();
@@ -148,8 +156,13 @@ void MultiplyPacked(int64_t m, const float* a, int64_t lda, const PackedMatrix& 
   }
 }
 
-void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int64_t ldg, const float* x,
-                          int64_t ldx, float* w, int64_t ldw, std::vector<float>& scratch) {
+namespace {
+
+// W[ni, nj] += G^T X, G's 16-column panels for rows [k0, k0 + kn) from panel(p, k0, kn, buffer) (a pointer
+// to [kn][16] floats: into G when it is packed, else `buffer` filled).
+template <class GetPanel>
+void AddTransposedBlocks(int64_t k, int64_t ni, int64_t nj, GetPanel&& panel, const float* x, int64_t ldx,
+                         float* w, int64_t ldw, std::vector<float>& scratch) {
   // W^T [nj, ni] += X^T G: tiles of 6 columns of X (broadcast) by one 16-column panel of G. Per depth
   // block, X is packed whole (it stays in L2) and G one panel at a time, just before its tiles (it stays
   // in L1): packing all of G's panels first made a block as large as L2, so the tiles read it from L3.
@@ -173,15 +186,11 @@ void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int
     }
     for (int64_t p = 0; p < i_panels; ++p) {
       const int64_t i0 = p * kPanelWidth, i_width = std::min(kPanelWidth, ni - i0);
-      // G rows k0.. of this panel as [kn][16], zero padded.
-      float* dst = gp;
-      for (int64_t q = 0; q < kn; ++q, dst += kPanelWidth) {
-        CopyPadded<kPanelWidth>(g + (k0 + q) * ldg + i0, i_width, dst);
-      }
+      const float* g_panel = panel(p, k0, kn, gp);
       for (int64_t jb = 0; jb < j_blocks; ++jb) {
         const int64_t j0 = jb * kTileRows;
         const int j_width = static_cast<int>(std::min<int64_t>(kTileRows, nj - j0));
-        TileProductRows(j_width, kn, xp + jb * kn * kTileRows, 1, kTileRows, gp, tile);
+        TileProductRows(j_width, kn, xp + jb * kn * kTileRows, 1, kTileRows, g_panel, tile);
         for (int64_t i = 0; i < i_width; ++i) {
           float* out = w + (i0 + i) * ldw + j0;
           for (int r = 0; r < j_width; ++r) out[r] += tile[r][i];
@@ -189,6 +198,28 @@ void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int
       }
     }
   }
+}
+
+}  // namespace
+
+void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int64_t ldg, const float* x,
+                          int64_t ldx, float* w, int64_t ldw, std::vector<float>& scratch) {
+  // G rows k0.. of panel p as [kn][16], zero padded.
+  const auto pack = [&](int64_t p, int64_t k0, int64_t kn, float* dst) -> const float* {
+    const int64_t i0 = p * kPanelWidth, i_width = std::min(kPanelWidth, ni - i0);
+    float* out = dst;
+    for (int64_t q = 0; q < kn; ++q, out += kPanelWidth) {
+      CopyPadded<kPanelWidth>(g + (k0 + q) * ldg + i0, i_width, out);
+    }
+    return dst;
+  };
+  AddTransposedBlocks(k, ni, nj, pack, x, ldx, w, ldw, scratch);
+}
+
+void AddTransposedProduct(const PackedMatrix& g, int64_t nj, const float* x, int64_t ldx, float* w, int64_t ldw,
+                          std::vector<float>& scratch) {
+  const auto packed = [&](int64_t p, int64_t k0, int64_t, float*) { return g.Panel(p) + k0 * kPanelWidth; };
+  AddTransposedBlocks(g.Rows(), g.Cols(), nj, packed, x, ldx, w, ldw, scratch);
 }
 
 }  // namespace ossicle::gemm

@@ -26,9 +26,13 @@ class PackedMatrix {
  public:
   // Packs B: transposed = false: B[r][c] = src[r * ld + c]; true: B[r][c] = src[c * ld + r] (src is B^T).
   void Pack(const float* src, int64_t ld, bool transposed, int64_t k, int64_t n);
+  // Shapes the matrix [k, n] for writing in place through MutablePanel (padding columns zero). Keeps the
+  // values when the shape is unchanged.
+  void Resize(int64_t k, int64_t n);
   int64_t Rows() const { return k_; }
   int64_t Cols() const { return n_; }
   const float* Panel(int64_t p) const { return data_.data() + p * k_ * kPanelWidth; }
+  float* MutablePanel(int64_t p) { return data_.data() + p * k_ * kPanelWidth; }
 
  private:
   std::vector<float> data_;
@@ -43,5 +47,9 @@ void MultiplyPacked(int64_t m, const float* a, int64_t lda, const PackedMatrix& 
 // `scratch` holds the packed blocks between calls (no allocation once it has grown).
 void AddTransposedProduct(int64_t k, int64_t ni, int64_t nj, const float* g, int64_t ldg, const float* x,
                           int64_t ldx, float* w, int64_t ldw, std::vector<float>& scratch);
+// The same with G [k, ni] already packed (ni = g.Cols()): no packing of G, so several products with one G
+// (dW_ih = G^T X, dW_hh = G^T H_prev) share it. Same values as the unpacked form.
+void AddTransposedProduct(const PackedMatrix& g, int64_t nj, const float* x, int64_t ldx, float* w, int64_t ldw,
+                          std::vector<float>& scratch);
 
 }  // namespace ossicle::gemm

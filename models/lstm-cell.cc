@@ -1,8 +1,12 @@
 #include "models/lstm-cell.h"
 
+#include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include <Eigen/Core>
+
+#include "models/float-gemm.h"
 
 namespace ossicle {
 
@@ -39,13 +43,18 @@ struct FloatPacketLanes {
 
 // Columns [j, end) of one row in steps of L::kSize (end - j a multiple of it); pointers at the row.
 template <class L, class T>
-void ForwardColumns(int64_t j, int64_t end, int64_t h, const T* bias, T* g, const T* c_prev, T* c_cur, T* tanh_c,
-                    T* h_cur) {
+void ForwardColumns(int64_t j, int64_t end, int64_t h, const T* bias, const T* rec, T* g, const T* c_prev, T* c_cur,
+                    T* tanh_c, T* h_cur) {
+  // Pre-activation of gate q: (x W_ih^T + h W_hh^T) + b.
+  const auto pre = [&](int64_t q) {
+    const int64_t c = q * h + j;
+    return L::Add(L::Add(L::Load(g + c), L::Load(rec + c)), L::Load(bias + c));
+  };
   for (; j < end; j += L::kSize) {
-    const auto i = L::Logistic(L::Add(L::Load(g + j), L::Load(bias + j)));
-    const auto f = L::Logistic(L::Add(L::Load(g + h + j), L::Load(bias + h + j)));
-    const auto gg = L::Tanh(L::Add(L::Load(g + 2 * h + j), L::Load(bias + 2 * h + j)));
-    const auto o = L::Logistic(L::Add(L::Load(g + 3 * h + j), L::Load(bias + 3 * h + j)));
+    const auto i = L::Logistic(pre(0));
+    const auto f = L::Logistic(pre(1));
+    const auto gg = L::Tanh(pre(2));
+    const auto o = L::Logistic(pre(3));
     L::Store(g + j, i);
     L::Store(g + h + j, f);
     L::Store(g + 2 * h + j, gg);
@@ -97,24 +106,26 @@ int64_t PacketColumns(int64_t h) {
 }  // namespace
 
 template <class Scalar>
-void LstmCellForward(int64_t n, int64_t hidden, const Scalar* bias, Scalar* gates, const Scalar* c_prev,
-                     Scalar* c_cur, Scalar* tanh_c, Scalar* h_cur) {
+void LstmCellForward(int64_t n, int64_t hidden, const Scalar* bias, const Scalar* rec, Scalar* gates,
+                     const Scalar* c_prev, Scalar* c_cur, Scalar* tanh_c, Scalar* h_cur) {
   const int64_t h = hidden, split = PacketColumns<Scalar>(h);
   for (int64_t r = 0; r < n; ++r) {
     Scalar* g = gates + r * 4 * h;
+    const Scalar* rr = rec + r * 4 * h;
     const int64_t o = r * h;
     if constexpr (std::is_same_v<Scalar, float>) {
-      ForwardColumns<FloatPacketLanes>(0, split, h, bias, g, c_prev + o, c_cur + o, tanh_c + o, h_cur + o);
+      ForwardColumns<FloatPacketLanes>(0, split, h, bias, rr, g, c_prev + o, c_cur + o, tanh_c + o, h_cur + o);
     }
-    ForwardColumns<ScalarLanes<Scalar>>(split, h, h, bias, g, c_prev + o, c_cur + o, tanh_c + o, h_cur + o);
+    ForwardColumns<ScalarLanes<Scalar>>(split, h, h, bias, rr, g, c_prev + o, c_cur + o, tanh_c + o, h_cur + o);
   }
 }
 
 template <class Scalar>
 void LstmCellBackward(int64_t n, int64_t hidden, const Scalar* gates, const Scalar* c_prev, const Scalar* tanh_c,
                       const Scalar* d_out, int64_t ld_out, const Scalar* d_h, Scalar* d_c, Scalar* d_gates,
-                      Scalar* d_gates_sum) {
+                      Scalar* d_gates_sum, Scalar* d_gates_panels, int64_t panel_stride) {
   const int64_t h = hidden, split = PacketColumns<Scalar>(h);
+  constexpr int64_t kWidth = gemm::kPanelWidth;
   for (int64_t r = 0; r < n; ++r) {
     const Scalar* g = gates + r * 4 * h;
     Scalar* dg = d_gates + r * 4 * h;
@@ -125,15 +136,26 @@ void LstmCellBackward(int64_t n, int64_t hidden, const Scalar* gates, const Scal
     }
     BackwardColumns<ScalarLanes<Scalar>>(split, h, h, g, c_prev + o, tanh_c + o, d_out + r * ld_out, d_h + o,
                                          d_c + o, dg, d_gates_sum);
+    if (d_gates_panels == nullptr) continue;
+    // The row again, in panel layout (from L1).
+    for (int64_t c0 = 0; c0 < 4 * h; c0 += kWidth) {
+      Scalar* dst = d_gates_panels + (c0 / kWidth) * panel_stride + r * kWidth;
+      if (c0 + kWidth <= 4 * h) {
+        std::memcpy(dst, dg + c0, kWidth * sizeof(Scalar));  // inlined vector moves (copy_n called memmove)
+      } else {
+        std::copy(dg + c0, dg + 4 * h, dst);
+      }
+    }
   }
 }
 
-template void LstmCellForward<float>(int64_t, int64_t, const float*, float*, const float*, float*, float*, float*);
-template void LstmCellForward<double>(int64_t, int64_t, const double*, double*, const double*, double*, double*,
-                                      double*);
+template void LstmCellForward<float>(int64_t, int64_t, const float*, const float*, float*, const float*, float*,
+                                     float*, float*);
+template void LstmCellForward<double>(int64_t, int64_t, const double*, const double*, double*, const double*,
+                                      double*, double*, double*);
 template void LstmCellBackward<float>(int64_t, int64_t, const float*, const float*, const float*, const float*,
-                                      int64_t, const float*, float*, float*, float*);
+                                      int64_t, const float*, float*, float*, float*, float*, int64_t);
 template void LstmCellBackward<double>(int64_t, int64_t, const double*, const double*, const double*, const double*,
-                                       int64_t, const double*, double*, double*, double*);
+                                       int64_t, const double*, double*, double*, double*, double*, int64_t);
 
 }  // namespace ossicle

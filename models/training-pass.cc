@@ -77,7 +77,7 @@ struct BasicTrainingPass<Scalar>::Impl {
     M cell;     // LSTM, as hidden
     M tanh_cell;  // LSTM: tanh(c) after step s in row block s [rows, H]
     M hn;       // GRU: W_hn h_{s-1} + b_hn [rows, H]
-    M rec;      // GRU: per-step scratch [B, G]
+    M rec;      // per-step scratch: h_{s-1} W_hh^T [B, G]
     Row bias;   // input-side bias: b_ih plus the b_hh terms that are not gated
     // Backward: LSTM d pre-activations [rows, G]; GRU the hidden-side ones d(W_h* h + b_h*) = [dr dz dhn].
     M d_gates;
@@ -91,6 +91,7 @@ struct BasicTrainingPass<Scalar>::Impl {
     // Float only (models/float-gemm.h): the weights packed for the products of this pass. Forward: W_ih^T,
     // W_hh^T; backward: W_hh and W_ih (GRU: W_ih's r|z rows, then its n rows).
     gemm::PackedMatrix w_ih_t, w_hh_t, w_hh_b, w_ih_b, w_ih_b2;
+    gemm::PackedMatrix d_gates_packed;  // LSTM: d_gates again, packed as the weight gradients read it
     std::vector<float> scratch;  // AddTransposedProduct's packed blocks
   };
   struct Layer {
@@ -283,21 +284,23 @@ struct BasicTrainingPass<Scalar>::Impl {
       dir.tanh_cell.resize(rows, h);
     } else {
       dir.hn.resize(rows, h);
-      dir.rec.resize(batch, gates);
     }
+    dir.rec.resize(batch, gates);
     for (int64_t s = 0; s < longest; ++s) {
       const int64_t n = active[static_cast<size_t>(s)];
       auto h_prev = dir.hidden.middleRows(s * batch, n);
       auto h_cur = dir.hidden.middleRows((s + 1) * batch, n);
       auto g = dir.gates.middleRows(s * batch, n);
       if (lstm) {
-        // Pre-activations of i f g o (without the bias).
+        // The recurrent part of the pre-activations, into a small buffer that stays in cache (accumulating
+        // into g made the product wait on g's rows from memory); the cell adds the parts and the bias.
+        auto rec = dir.rec.topRows(n);
         if constexpr (kFloat) {
-          gemm::MultiplyPacked(n, h_prev.data(), h, dir.w_hh_t, g.data(), gates, true);
+          gemm::MultiplyPacked(n, h_prev.data(), h, dir.w_hh_t, rec.data(), gates, false);
         } else {
-          g.noalias() += h_prev * p.w_hh.transpose();
+          rec.noalias() = h_prev * p.w_hh.transpose();
         }
-        LstmCellForward<Scalar>(n, h, dir.bias.data(), g.data(), dir.cell.row(s * batch).data(),
+        LstmCellForward<Scalar>(n, h, dir.bias.data(), rec.data(), g.data(), dir.cell.row(s * batch).data(),
                                 dir.cell.row((s + 1) * batch).data(), dir.tanh_cell.row(s * batch).data(),
                                 h_cur.data());
       } else {
@@ -562,6 +565,24 @@ struct BasicTrainingPass<Scalar>::Impl {
       dir.d_xn.resize(rows, h);
       ZeroInactive(dir.d_xn);
     }
+    // Float LSTM: d_gates also goes, row by row, into the packed copy for the weight gradients.
+    Scalar* d_panels = nullptr;
+    const int64_t panel_stride = rows * gemm::kPanelWidth;
+    if constexpr (kFloat) {
+      if (lstm) {
+        dir.d_gates_packed.Resize(rows, gates);
+        d_panels = dir.d_gates_packed.MutablePanel(0);
+        // Rows of ended sequences are zero (they may hold another batch's values).
+        const int64_t panels = (gates + gemm::kPanelWidth - 1) / gemm::kPanelWidth;
+        for (int64_t s = 0; s < longest; ++s) {
+          const int64_t n = active[static_cast<size_t>(s)];
+          for (int64_t q = 0; q < panels && n < batch; ++q) {
+            float* panel = dir.d_gates_packed.MutablePanel(q);
+            std::fill(panel + (s * batch + n) * gemm::kPanelWidth, panel + (s + 1) * batch * gemm::kPanelWidth, 0.0f);
+          }
+        }
+      }
+    }
     for (int64_t s = longest - 1; s >= 0; --s) {
       const int64_t n = active[static_cast<size_t>(s)];
       auto dh = dir.d_h.topRows(n);
@@ -573,7 +594,9 @@ struct BasicTrainingPass<Scalar>::Impl {
       auto dg = dir.d_gates.middleRows(s * batch, n);
       if (lstm) {
         LstmCellBackward<Scalar>(n, h, g.data(), dir.cell.row(s * batch).data(), dir.tanh_cell.row(s * batch).data(),
-                                 d_out_s, ld_out, dh.data(), dir.d_c.data(), dg.data(), dir.d_gates_sum.data());
+                                 d_out_s, ld_out, dh.data(), dir.d_c.data(), dg.data(), dir.d_gates_sum.data(),
+                                 d_panels == nullptr ? nullptr : d_panels + s * batch * gemm::kPanelWidth,
+                                 panel_stride);
         // d h_{t-1}.
         if constexpr (kFloat) {
           gemm::MultiplyPacked(n, dg.data(), gates, dir.w_hh_b, dh.data(), h, false);
@@ -611,18 +634,19 @@ struct BasicTrainingPass<Scalar>::Impl {
     if constexpr (kFloat) {
       const int in = layer.in;
       std::vector<float>& sc = dir.scratch;
-      gemm::AddTransposedProduct(rows, gates, h, dir.d_gates.data(), gates, dir.hidden.data(), h, grads.w_hh.data(),
-                                 h, sc);
       grads.b_hh += dir.d_gates_sum;
       if (need_dx) dx.resize(rows, in);
       if (lstm) {
-        gemm::AddTransposedProduct(rows, gates, in, dir.d_gates.data(), gates, x.data(), in, grads.w_ih.data(), in, sc);
+        gemm::AddTransposedProduct(dir.d_gates_packed, h, dir.hidden.data(), h, grads.w_hh.data(), h, sc);
+        gemm::AddTransposedProduct(dir.d_gates_packed, in, x.data(), in, grads.w_ih.data(), in, sc);
         grads.b_ih += dir.d_gates_sum;
         if (need_dx) {
           dir.w_ih_b.Pack(p.w_ih.data(), in, false, gates, in);
           gemm::MultiplyPacked(rows, dir.d_gates.data(), gates, dir.w_ih_b, dx.data(), in, false);
         }
       } else {
+        gemm::AddTransposedProduct(rows, gates, h, dir.d_gates.data(), gates, dir.hidden.data(), h, grads.w_hh.data(),
+                                   h, sc);
         gemm::AddTransposedProduct(rows, 2 * h, in, dir.d_gates.data(), gates, x.data(), in, grads.w_ih.data(), in,
                                    sc);
         gemm::AddTransposedProduct(rows, h, in, dir.d_xn.data(), h, x.data(), in, grads.w_ih.data() + 2 * h * in, in,
