@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <memory>
 
+#include "apps/commands.h"
 #include "apps/exit-codes.h"
 #include "features/errors.h"
+#include "models/acoustic-model.h"
 #include "pipeline/batch-inputs.h"
 #include "pipeline/batch-runner.h"
 #include "pipeline/graph-runner.h"
@@ -23,7 +25,7 @@ void AddBatchOptions(CLI::App& cmd, BatchCommandOptions& opt, const std::string&
                  "Audio files, folders (searched recursively for audio files) and glob patterns ('corpus/**/*.wav')")
       ->required();
   cmd.add_option("--graph", opt.graph, "Processing graph (YAML; default: configs/graphs/" + default_graph + ")");
-  cmd.add_option("--set", opt.overrides, "Override one graph option, e.g. --set features.mel.num_mel_bins=80 (repeatable)");
+  AddSetOption(cmd, opt.overrides, "Override one graph option, e.g. --set features.mel.num_mel_bins=80");
   cmd.add_option("--out", opt.out,
                  "Write the records to this file (complete or absent: written to FILE.partial, then renamed); "
                  "default: standard output");
@@ -119,6 +121,16 @@ std::string StageFor(const GraphConfig& graph, std::string_view option, std::str
   for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
   throw ConfigError(fmt::format("{}: {} has {} {} stages ({}); choose one with --set NAME.KEY=VALUE", option, where,
                                 names.size(), what, list));
+}
+
+bool IsModelStage(std::string_view type) { return type.starts_with("model."); }
+
+std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path) {
+  const std::string model_stage = StageFor(graph, "--model", "model", IsModelStage);
+  const std::string source_stage =
+      StageFor(graph, "--model", "source", [](std::string_view type) { return type.starts_with("source."); });
+  const double rate_hz = AcousticModel::Load(model_path)->Features().frame.sample_rate_hz;
+  return {model_stage + ".path=" + model_path, fmt::format("{}.sample_rate_hz={}", source_stage, rate_hz)};
 }
 
 int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_path,

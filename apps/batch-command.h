@@ -51,6 +51,15 @@ std::string FindGraphFile(const std::string& name);
 std::string StageFor(const GraphConfig& graph, std::string_view option, std::string_view what,
                      bool (*matches)(std::string_view type));
 
+// True for stage types "model.*" (the stage --model sets).
+bool IsModelStage(std::string_view type);
+
+// The overrides that make `graph` run the model file `model_path`: the model stage's path, and the source
+// stage's sample_rate_hz set to the rate of the model's features, so a model trained at 8 kHz reads audio
+// at 8 kHz without further options. Overrides given later (--set) still win. Reads the model file
+// (ModelFormatError / IoError name it); ConfigError when the graph has not exactly one model and one source.
+std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path);
+
 // Loads the graph with `command_overrides` then opt.overrides, runs it over the inputs and writes the
 // records with `csv_columns` for --format csv. Returns the exit code: 0, or that of the first error record
 // in the output (docs/errors.md).

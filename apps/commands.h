@@ -4,10 +4,19 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace ossicle {
 
 using CommandRunner = std::function<int()>;
+
+// Registers a repeatable `--set KEY=VALUE` option that takes exactly one value per occurrence, so arguments
+// after it stay positionals: `spot --set a=1 in.wav` sets a=1 and reads in.wav (CLI11's default for a vector
+// option would swallow in.wav as a second override).
+inline CLI::Option* AddSetOption(CLI::App& cmd, std::vector<std::string>& overrides, const std::string& help) {
+  return cmd.add_option("--set", overrides, help + " (repeatable, one KEY=VALUE each)")->allow_extra_args(false);
+}
 
 CommandRunner AddInfoCommand(CLI::App& app);
 CommandRunner AddFeaturesCommand(CLI::App& app);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "apps/commands.h"
 #include "features/errors.h"
 #include "features/online-features.h"
 #include "pipeline/audio-file-reader.h"
@@ -19,7 +20,7 @@ void AddFeatureOptions(CLI::App& cmd, FeatureOptions& opt) {
   cmd.add_option("--num-mel-bins", opt.num_mel_bins, "Mel bins (0 keeps the preset's: 40, or 23 for kaldi-mfcc)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  cmd.add_option("--set", opt.overrides, "Override one key, e.g. --set frame.dither=1 (repeatable)");
+  AddSetOption(cmd, opt.overrides, "Override one key, e.g. --set frame.dither=1");
   cmd.add_option("--channel", opt.channel, "Use this channel (0-based) instead of averaging all (-1)")
       ->check(CLI::Range(-1, 255))
       ->capture_default_str();

@@ -274,7 +274,7 @@ CommandRunner AddKeywordTrainCommand(CLI::App& app) {
   cmd->add_option("--measure", opt->measure,
                   "Manifest with a keyword or label column: report misses on this keyword's entries");
   cmd->add_option("--recipe-set", opt->recipe_overrides, "Override a recipe key of --config: --recipe-set epochs=4");
-  cmd->add_option("--set", opt->overrides, "Override a key of the generated experiment: --set training.dropout=0.2");
+  AddSetOption(*cmd, opt->overrides, "Override a key of the generated experiment: --set training.dropout=0.2");
   cmd->add_option("--epochs", opt->epochs, "Training epochs (recipe default 8)");
   cmd->add_option("--max-steps", opt->max_steps, "Stop training after this many steps (0 = no cap)");
   cmd->add_flag("--overwrite", opt->overwrite, "Replace an earlier run's results in the work folder");

@@ -28,7 +28,6 @@ namespace ossicle {
 namespace {
 
 bool IsMicrophoneStage(std::string_view type) { return type == "source.microphone"; }
-bool IsModelStage(std::string_view type) { return type.starts_with("model."); }
 bool IsKeywordStage(std::string_view type) {
   return type.starts_with("decoder.") && type.find("keyword") != std::string_view::npos;
 }
@@ -86,7 +85,7 @@ CommandRunner AddListenCommand(CLI::App& app) {
                   "supports it, else the device's default)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--graph", opt->graph, "Graph file (default: configs/graphs/live-keywords.yaml)");
-  cmd->add_option("--set", opt->overrides, "Override a stage option: STAGE.OPTION=VALUE (repeatable)");
+  AddSetOption(*cmd, opt->overrides, "Override a stage option: STAGE.OPTION=VALUE");
   cmd->add_flag("--json", opt->json, "Print JSON lines (hit and summary records) instead of text")
       ->capture_default_str();
   cmd->footer(
@@ -104,7 +103,8 @@ CommandRunner AddListenCommand(CLI::App& app) {
     if (opt->duration_s) overrides.push_back(mic + ".max_duration_s=" + Number(*opt->duration_s));
     if (opt->device_rate_hz) overrides.push_back(mic + ".device_rate_hz=" + Number(*opt->device_rate_hz));
     if (!opt->model.empty()) {
-      overrides.push_back(StageFor(plain, "--model", "model", IsModelStage) + ".path=" + opt->model);
+      const std::vector<std::string> model = ModelOverrides(plain, opt->model);
+      overrides.insert(overrides.end(), model.begin(), model.end());
     }
     if (!opt->keywords.empty()) {
       overrides.push_back(StageFor(plain, "--keywords", "keyword decoder", IsKeywordStage) +

@@ -252,8 +252,7 @@ CommandRunner AddModelCommand(CLI::App& app) {
       ->capture_default_str();
   import_cmd->add_option("--features", imp->features.config_file,
                          "Feature configuration YAML refining the preset (keys: ossicle config-docs)");
-  import_cmd->add_option("--set", imp->features.overrides,
-                         "Override one feature key, e.g. --set mel.num_mel_bins=80 (repeatable)");
+  AddSetOption(*import_cmd, imp->features.overrides, "Override one feature key, e.g. --set mel.num_mel_bins=80");
   auto* labels =
       import_cmd
           ->add_option("--labels", imp->labels, "Class names in output order, comma-separated (default: 0, 1, 2, ...)")

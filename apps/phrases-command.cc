@@ -24,7 +24,7 @@ CommandRunner AddPhrasesCommand(CLI::App& app) {
       "phrases", "Compose phrases of several words from isolated-word clips: WAV files and a manifest with transcripts");
   cmd->add_option("config", opt->config, "Phrase configuration (YAML, see configs/phrases/)")->required();
   cmd->add_option("--out", opt->out, "Output folder (created if needed)")->required();
-  cmd->add_option("--set", opt->overrides, "Override a key: --set num_phrases=100 (repeatable)");
+  AddSetOption(*cmd, opt->overrides, "Override a key: --set num_phrases=100");
   cmd->add_option("--threads", opt->threads, "Threads for speech synthesis")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

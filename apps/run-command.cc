@@ -44,7 +44,7 @@ CommandRunner AddRunCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Run a processing graph (YAML; see configs/graphs/) over audio files or a microphone");
   cmd->add_option("graph", opt->graph, "Graph file (YAML)")->required();
   cmd->add_option("inputs", opt->inputs, "Audio files (replace the source.file stage's paths)");
-  cmd->add_option("--set", opt->overrides, "Override a stage option: STAGE.OPTION=VALUE (repeatable)");
+  AddSetOption(*cmd, opt->overrides, "Override a stage option: STAGE.OPTION=VALUE");
   cmd->add_flag("--check", opt->check, "Validate the graph, print its stages and exit")->capture_default_str();
 
   return [opt]() {

@@ -13,7 +13,6 @@ namespace ossicle {
 
 namespace {
 
-bool IsModelStage(std::string_view type) { return type.starts_with("model."); }
 bool IsKeywordStage(std::string_view type) {
   return type.starts_with("decoder.") && type.find("keyword") != std::string_view::npos;
 }
@@ -51,7 +50,8 @@ CommandRunner AddSpotCommand(CLI::App& app) {
     if (!opt->model.empty() || !opt->keywords.empty() || opt->threshold) {
       const GraphConfig config = LoadGraphConfig(graph_path);
       if (!opt->model.empty()) {
-        overrides.push_back(StageFor(config, "--model", "model", IsModelStage) + ".path=" + opt->model);
+        const std::vector<std::string> model = ModelOverrides(config, opt->model);
+        overrides.insert(overrides.end(), model.begin(), model.end());
       }
       if (!opt->keywords.empty()) {
         overrides.push_back(StageFor(config, "--keywords", "keyword decoder", IsKeywordStage) + ".keywords=" +

@@ -157,7 +157,7 @@ CommandRunner AddTrainCommand(CLI::App& app) {
   auto opt = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train an acoustic model from an experiment file (YAML)");
   cmd->add_option("experiment", opt->experiment, "Experiment file (see docs/training.md)")->required();
-  cmd->add_option("--set", opt->overrides, "Override a key: --set training.epochs=5 (repeatable)");
+  AddSetOption(*cmd, opt->overrides, "Override a key: --set training.epochs=5");
   CLI::Option* resume = cmd->add_flag("--resume", opt->resume, "Continue from checkpoint-last in the output folder");
   cmd->add_flag("--overwrite", opt->overwrite, "Replace an earlier run's results in the output folder")
       ->excludes(resume);

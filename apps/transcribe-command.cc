@@ -2,7 +2,6 @@
 // per-token times, confidence) and one summary record per file, one error record per file that could not
 // be processed (docs/batch.md).
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "apps/batch-command.h"
@@ -10,12 +9,6 @@
 #include "pipeline/record-writer.h"
 
 namespace ossicle {
-
-namespace {
-
-bool IsModelStage(std::string_view type) { return type.starts_with("model."); }
-
-}  // namespace
 
 CommandRunner AddTranscribeCommand(CLI::App& app) {
   struct Options {
@@ -34,8 +27,7 @@ CommandRunner AddTranscribeCommand(CLI::App& app) {
     const std::string graph_path = BatchGraphPath(opt->batch, "batch-transcribe.yaml");
     std::vector<std::string> overrides;
     if (!opt->model.empty()) {
-      overrides.push_back(StageFor(LoadGraphConfig(graph_path), "--model", "model", IsModelStage) + ".path=" +
-                          opt->model);
+      overrides = ModelOverrides(LoadGraphConfig(graph_path), opt->model);
     }
     return RunBatchCommand(opt->batch, graph_path, overrides, kTranscribeCsvColumns);
   };

@@ -109,5 +109,43 @@ TEST_CASE("transcribe: transcript and summary per file, error records, --jobs, C
   CHECK(test::ReadTextFile(tmp.path() / "t.csv") == csv);
 }
 
+TEST_CASE("transcribe --model: audio is read at the model's rate; --set takes one KEY=VALUE per occurrence", "[cli][batch]") {
+  test::ScopedTempDir tmp;
+  // The same golden weights as an 8 kHz model: the shipped graph reads audio at 16 kHz unless --model says
+  // otherwise (it once failed with "sample-rate mismatch" for every 8 kHz model).
+  RunResult r = test::RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
+                                     "/models/lstm_bi_2layer.safetensors --set frame.sample_rate_hz=8000 --out "
+                                     "ctc8k.safetensors --labels '<blank>,a,b,c,d,e,f,g,h,i,j,k'",
+                                 tmp.path());
+  REQUIRE(r.exit_code == 0);
+  const std::string yes = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/yes_en-us_16k.wav";
+  // The input after --set is an input, not a second override.
+  const RunResult model_rate = test::RunOssicle("transcribe --set transcript.beam_width=4 " + yes +
+                                                    " --model ctc8k.safetensors",
+                                                tmp.path());
+  INFO(model_rate.err);
+  REQUIRE(model_rate.exit_code == 0);
+  const auto records = JsonLines(model_rate.out);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0]["type"] == "transcript");
+  CHECK(records[0]["file"] == yes);
+  // Exactly what the graph gives with the rate set by hand.
+  const RunResult by_hand = test::RunOssicle("transcribe " + yes +
+                                                 " --model ctc8k.safetensors --set audio.sample_rate_hz=8000 "
+                                                 "--set transcript.beam_width=4",
+                                             tmp.path());
+  CHECK(by_hand.exit_code == 0);
+  CHECK(by_hand.out == model_rate.out);
+  // An explicit --set still wins over the model's rate (and then the graph names the mismatch).
+  const RunResult forced = test::RunOssicle("transcribe " + yes + " --model ctc8k.safetensors --set audio.sample_rate_hz=16000",
+                                            tmp.path());
+  CHECK(forced.exit_code != 0);
+  CHECK_THAT(forced.err, Contains("sample-rate mismatch"));
+  // A --set without KEY=VALUE after it is a usage error, not a silent swallow of the next option.
+  const RunResult dangling = test::RunOssicle("transcribe " + yes + " --model ctc8k.safetensors --set", tmp.path());
+  CHECK(dangling.exit_code != 0);
+  CHECK_THAT(dangling.err, Contains("--set"));
+}
+
 }  // namespace
 }  // namespace ossicle
