@@ -49,7 +49,8 @@ CommandRunner AddEvalCommand(CLI::App& app) {
   cmd->add_option("--columns", opt->columns,
                   "Manifest columns: path=COL, label=COL (or keyword=COL) and/or transcript=COL; comma-separated "
                   "(default: auto-detected)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("--run-dir", opt->config.run_dir,
                   "Training run folder with metrics.jsonl for learning curves (default: the model's folder when it "
                   "has one)");

@@ -267,13 +267,16 @@ CommandRunner AddKeywordTrainCommand(CLI::App& app) {
   cmd->add_option("--negatives", opt->negatives,
                   "Manifest of speech without the keyword: split into training and held-out (calibration) parts");
   cmd->add_option("--extra-negatives", opt->extra_negatives,
-                  "Further manifests of speech without the keyword, training only (repeatable)");
+                  "Further manifests of speech without the keyword, training only (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--target-fa-per-hour", opt->target_fa_per_hour,
                   "False alarms per hour of held-out speech the threshold is set for (default 1)");
   cmd->add_option("--work-dir", opt->work_dir, "Folder for the plan, experiment, checkpoints (runs/keyword-<label>)");
   cmd->add_option("--measure", opt->measure,
                   "Manifest with a keyword or label column: report misses on this keyword's entries");
-  cmd->add_option("--recipe-set", opt->recipe_overrides, "Override a recipe key of --config: --recipe-set epochs=4");
+  cmd->add_option("--recipe-set", opt->recipe_overrides,
+                  "Override a recipe key of --config: --recipe-set epochs=4 (repeatable, one KEY=VALUE each)")
+      ->allow_extra_args(false);
   AddSetOption(*cmd, opt->overrides, "Override a key of the generated experiment: --set training.dropout=0.2");
   cmd->add_option("--epochs", opt->epochs, "Training epochs (recipe default 8)");
   cmd->add_option("--max-steps", opt->max_steps, "Stop training after this many steps (0 = no cap)");

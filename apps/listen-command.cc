@@ -75,7 +75,7 @@ CommandRunner AddListenCommand(CLI::App& app) {
   cmd->add_option("--model", opt->model, "Keyword model (.safetensors); replaces the graph's model path");
   cmd->add_option("--keywords", opt->keywords,
                   "Keywords to report, comma-separated model labels (default: the graph's list)")
-      ->delimiter(',');
+      ->delimiter(',')->allow_extra_args(false);
   cmd->add_option("--threshold", opt->threshold, "Confidence a hit needs, in (0, 1] (default: the graph's)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--duration", opt->duration_s, "Stop after this many seconds of audio (default: until Ctrl-C)")

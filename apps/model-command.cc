@@ -256,7 +256,7 @@ CommandRunner AddModelCommand(CLI::App& app) {
   auto* labels =
       import_cmd
           ->add_option("--labels", imp->labels, "Class names in output order, comma-separated (default: 0, 1, 2, ...)")
-          ->delimiter(',');
+          ->delimiter(',')->allow_extra_args(false);
   auto* labels_file =
       import_cmd->add_option("--labels-file", imp->labels_file, "Class names in output order, one per line");
   labels->excludes(labels_file);

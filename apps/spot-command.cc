@@ -40,7 +40,7 @@ CommandRunner AddSpotCommand(CLI::App& app) {
   cmd->add_option("--keywords", opt->keywords,
                   "Keywords to report, comma-separated model labels (default: the graph's list, or every non-filler "
                   "label)")
-      ->delimiter(',');
+      ->delimiter(',')->allow_extra_args(false);
   cmd->add_option("--threshold", opt->threshold, "Confidence a hit needs, in (0, 1] (default: the graph's)")
       ->check(CLI::Range(0.0, 1.0));
 

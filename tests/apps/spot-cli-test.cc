@@ -304,6 +304,13 @@ TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --thr
     total += hits[file];
   }
   CHECK(total > 0);
+  // --keywords takes one list per occurrence (repeatable): inputs may follow it, and the lists add up.
+  const RunResult split = Run("spot --keywords yes " + audio + "yes_en-us_16k.wav --keywords no " + audio +
+                                  "stop_en_16k.wav " + audio +
+                                  "no_en-gb-x-rp_16k.wav --model kws.safetensors --threshold 0.05 --jobs 1",
+                              tmp.path());
+  CHECK(split.exit_code == 0);
+  CHECK(split.out == one.out);
   // A keyword the model does not have is a configuration error, before any output.
   r = Run("spot " + audio + "yes_en-us_16k.wav --model kws.safetensors --keywords maybe --out o.jsonl", tmp.path());
   CHECK(r.exit_code == 3);
