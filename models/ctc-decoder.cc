@@ -532,9 +532,11 @@ CtcBeamDecoder::CtcBeamDecoder(const CtcBeamConfig& config, std::vector<std::str
       config, CtcTokenSet(std::move(tokens), config.blank_index, config.word_separator, path), frame_shift_s);
   Impl& d = *impl_;
   std::vector<std::pair<std::string, std::string>> entries;  // word, where it came from
-  if (words.empty()) words = config.words;
+  const bool from_config = words.empty();
+  if (from_config) words = config.words;
   if (!words.empty()) {
-    for (size_t i = 0; i < words.size(); ++i) entries.emplace_back(words[i], "word " + std::to_string(i + 1));
+    const std::string field = from_config ? JoinPath(path, "words") + ": " : std::string();
+    for (size_t i = 0; i < words.size(); ++i) entries.emplace_back(words[i], field + "word " + std::to_string(i + 1));
   } else if (!config.word_list_file.empty()) {
     std::ifstream in(config.word_list_file, std::ios::binary);
     if (!in) {

@@ -359,6 +359,15 @@ TEST_CASE("a word list forces known words", "[models][ctc][beam]") {
   bc.word_list_file = path;
   CtcBeamDecoder from_file(bc, kTokens, kShift);
   CHECK(DecodeAll(from_file, lp).text == "yes no");
+  // Inline in the config (a model's "decoder" metadata carries them so): used instead of the file.
+  CtcBeamConfig inline_words;
+  inline_words.words = {"yes", "no"};
+  inline_words.word_list_file = "/nonexistent/words.txt";  // not read
+  CtcBeamDecoder from_config(inline_words, kTokens, kShift);
+  CHECK(DecodeAll(from_config, lp).text == "yes no");
+  inline_words.words = {"yez"};
+  CtcBeamDecoder only_yez(inline_words, kTokens, kShift);
+  CHECK(DecodeAll(only_yez, lp).text == "yez");
 
   // Only complete words count. With a beam of 16, "yes" (its 's' taken from a frame where s has 0.03)
   // beats the incomplete "ye"; with a beam of 1 only "ye" survives, which is no word: empty transcript.
@@ -418,6 +427,10 @@ TEST_CASE("CTC decoder configuration errors name the field", "[models][ctc][erro
   CHECK_THROWS_MATCHES(CtcBeamDecoder(b, kTokens, kShift), ConfigError, HasMessage("holds no words", path));
   CHECK_THROWS_MATCHES(CtcBeamDecoder(CtcBeamConfig{}, kTokens, kShift, "ctc_beam", {"yes no"}), ConfigError,
                        HasMessage("'yes no' contains a space; expected one word per line"));
+  b = {};
+  b.words = {"yes", "no", "maybe"};
+  CHECK_THROWS_MATCHES(CtcBeamDecoder(b, kTokens, kShift), ConfigError,
+                       HasMessage("ctc_beam.words: word 3: word 'maybe' cannot be spelled with the model's tokens"));
   CHECK_THROWS_MATCHES(CtcGreedyDecoder({}, kTokens, -1.0), ConfigError, HasMessage("expected > 0", "ctc_greedy"));
 }
 
