@@ -568,7 +568,7 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
     y << "features:\n"
          "  type: fbank\n"
          "  frame: {sample_rate_hz: 16000, frame_length_ms: 25, frame_shift_ms: 10, padding: snip_edges,\n"
-         "          sample_scale: 32768, dither: 0, remove_dc_offset: true, preemphasis_coefficient: 0.97,\n"
+         "          sample_scale: 32768, dither: 1, remove_dc_offset: true, preemphasis_coefficient: 0.97,\n"
          "          window: povey}\n"
          "  mel: {num_mel_bins: 40, low_freq_hz: 20, high_freq_hz: 0, scale: htk, triangles: mel}\n"
          "  cmvn: {mode: utterance, normalize_variance: true}\n";

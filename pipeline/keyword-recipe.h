@@ -70,7 +70,7 @@ struct KeywordRecipeConfig {
   int epochs = 8;
   int64_t max_steps = 0;               // 0 = no cap
   double learning_rate = 0.003;
-  FrameTargets frame_targets = FrameTargets::kClip;  // training.frame_targets (pipeline/frame-targets.h)
+  FrameTargets frame_targets = FrameTargets::kSpeech;  // training.frame_targets (pipeline/frame-targets.h)
   int num_threads = 2;
   double target_fa_per_hour = 1.0;     // calibration target on the held-out negatives
   std::string cache_dir;               // synthesis cache ("" = <output folder>/tts-cache)
@@ -104,7 +104,7 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"max_steps", "steps", "stop after this many steps (0 = no cap)"}, self.max_steps);
     v(FieldInfo{"learning_rate", "", "peak AdamW learning rate"}, self.learning_rate);
     v(FieldInfo{"frame_targets", "",
-                "which frames train on the keyword: clip (all) or speech (the loud ones; pipeline/frame-targets.h)"},
+                "which frames train on the keyword: speech (the loud ones; pipeline/frame-targets.h) or clip (all)"},
       self.frame_targets);
     v(FieldInfo{"num_threads", "", "training threads"}, self.num_threads);
     v(FieldInfo{"target_fa_per_hour", "1/h", "false alarms per hour the threshold is calibrated for"},

@@ -197,12 +197,15 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(config.loader.augmentation.noise.background_manifest == (dir / "background-train.tsv").string());
   CHECK(config.features.frame.sample_rate_hz == 16000);
   CHECK(config.OutputDir() == dir.string());
-  CHECK(config.training.frame_targets == FrameTargets::kClip);
+  // Kaldi's dither (digital silence in recordings becomes a quiet room) and speech-frame targets by default:
+  // on the real "jarvis" recordings they took the recipe from 83% to 66% misses (docs/keywords.md).
+  CHECK(config.features.frame.dither == 1.0);
+  CHECK(config.training.frame_targets == FrameTargets::kSpeech);
   // recipe.frame_targets reaches the experiment's training.frame_targets.
-  recipe.frame_targets = FrameTargets::kSpeech;
-  const ExperimentConfig speech =
+  recipe.frame_targets = FrameTargets::kClip;
+  const ExperimentConfig clip =
       ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
-  CHECK(speech.training.frame_targets == FrameTargets::kSpeech);
+  CHECK(clip.training.frame_targets == FrameTargets::kClip);
 }
 
 }  // namespace
