@@ -10,13 +10,7 @@
 # these targets run ccache with the sloppiness its manual asks for precompiled headers, so they stay cached;
 # clang gets -fno-pch-timestamp for the same reason. -DOSSICLE_PRECOMPILED_HEADERS=OFF compiles every
 # header as before (e.g. to check that each file includes what it uses).
-# Off by default for clang until a whole asan-clang build and test run with them has been checked.
-set(OSSICLE_PCH_DEFAULT ON)
-if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  set(OSSICLE_PCH_DEFAULT OFF)
-endif()
-option(OSSICLE_PRECOMPILED_HEADERS "Precompile the heavy third-party headers of each target (faster builds)"
-  ${OSSICLE_PCH_DEFAULT})
+option(OSSICLE_PRECOMPILED_HEADERS "Precompile the heavy third-party headers of each target (faster builds)" ON)
 
 set(OSSICLE_PCH_LAUNCHER "")
 if(OSSICLE_PRECOMPILED_HEADERS AND CMAKE_CXX_COMPILER_LAUNCHER MATCHES "ccache")
