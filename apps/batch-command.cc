@@ -133,6 +133,24 @@ std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::str
   return {model_stage + ".path=" + model_path, fmt::format("{}.sample_rate_hz={}", source_stage, rate_hz)};
 }
 
+std::vector<std::string> KeywordOverrides(const GraphConfig& graph, const std::vector<std::string>& keywords,
+                                          std::optional<double> threshold) {
+  auto is_keyword_stage = [](std::string_view type) {
+    return type.starts_with("decoder.") && type.find("keyword") != std::string_view::npos;
+  };
+  std::vector<std::string> overrides;
+  if (!keywords.empty()) {
+    std::string list;
+    for (const std::string& k : keywords) list += (list.empty() ? "" : ",") + k;
+    overrides.push_back(StageFor(graph, "--keywords", "keyword decoder", is_keyword_stage) + ".keywords=" + list);
+  }
+  if (threshold) {
+    overrides.push_back(StageFor(graph, "--threshold", "keyword decoder", is_keyword_stage) +
+                        fmt::format(".threshold={}", *threshold));
+  }
+  return overrides;
+}
+
 int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_path,
                     const std::vector<std::string>& command_overrides, const std::vector<std::string>& csv_columns) {
   // Everything that can be wrong with the configuration fails here, before any output exists.

@@ -60,6 +60,12 @@ bool IsModelStage(std::string_view type);
 // (ModelFormatError / IoError name it); ConfigError when the graph has not exactly one model and one source.
 std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path);
 
+// The overrides of --keywords (the keyword decoder stage's `keywords`, comma-joined) and --threshold (its
+// `threshold`); none when neither is given. ConfigError when the graph has not exactly one keyword decoder
+// (a `decoder.*keyword*` stage) and one is needed.
+std::vector<std::string> KeywordOverrides(const GraphConfig& graph, const std::vector<std::string>& keywords,
+                                          std::optional<double> threshold);
+
 // Loads the graph with `command_overrides` then opt.overrides, runs it over the inputs and writes the
 // records with `csv_columns` for --format csv. Returns the exit code: 0, or that of the first error record
 // in the output (docs/errors.md).

@@ -28,15 +28,6 @@ namespace ossicle {
 namespace {
 
 bool IsMicrophoneStage(std::string_view type) { return type == "source.microphone"; }
-bool IsKeywordStage(std::string_view type) {
-  return type.starts_with("decoder.") && type.find("keyword") != std::string_view::npos;
-}
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
 
 // Shortest text that reads back as the same double ("1.09", not "1.090000").
 std::string Number(double v) { return fmt::format("{}", v); }
@@ -106,14 +97,8 @@ CommandRunner AddListenCommand(CLI::App& app) {
       const std::vector<std::string> model = ModelOverrides(plain, opt->model);
       overrides.insert(overrides.end(), model.begin(), model.end());
     }
-    if (!opt->keywords.empty()) {
-      overrides.push_back(StageFor(plain, "--keywords", "keyword decoder", IsKeywordStage) +
-                          ".keywords=" + Join(opt->keywords));
-    }
-    if (opt->threshold) {
-      overrides.push_back(StageFor(plain, "--threshold", "keyword decoder", IsKeywordStage) +
-                          ".threshold=" + Number(*opt->threshold));
-    }
+    const std::vector<std::string> keyword = KeywordOverrides(plain, opt->keywords, opt->threshold);
+    overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     overrides.insert(overrides.end(), opt->overrides.begin(), opt->overrides.end());
 
     GraphConfig config = LoadGraphConfig(path, overrides);

@@ -2,7 +2,6 @@
 // summary record per file, one error record per file that could not be processed (docs/batch.md).
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "apps/batch-command.h"
@@ -10,20 +9,6 @@
 #include "pipeline/record-writer.h"
 
 namespace ossicle {
-
-namespace {
-
-bool IsKeywordStage(std::string_view type) {
-  return type.starts_with("decoder.") && type.find("keyword") != std::string_view::npos;
-}
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-}  // namespace
 
 CommandRunner AddSpotCommand(CLI::App& app) {
   struct Options {
@@ -53,14 +38,8 @@ CommandRunner AddSpotCommand(CLI::App& app) {
         const std::vector<std::string> model = ModelOverrides(config, opt->model);
         overrides.insert(overrides.end(), model.begin(), model.end());
       }
-      if (!opt->keywords.empty()) {
-        overrides.push_back(StageFor(config, "--keywords", "keyword decoder", IsKeywordStage) + ".keywords=" +
-                            Join(opt->keywords));
-      }
-      if (opt->threshold) {
-        overrides.push_back(StageFor(config, "--threshold", "keyword decoder", IsKeywordStage) +
-                            ".threshold=" + std::to_string(*opt->threshold));
-      }
+      const std::vector<std::string> keyword = KeywordOverrides(config, opt->keywords, opt->threshold);
+      overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     }
     return RunBatchCommand(opt->batch, graph_path, overrides, kSpotCsvColumns);
   };
