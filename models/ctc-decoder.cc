@@ -18,9 +18,6 @@ namespace ossicle {
 
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-constexpr std::string_view kWordMarker = "\xE2\x96\x81";  // U+2581, SentencePiece's word start
-
 // A token of a label sequence and the frames [start, end) it is emitted on.
 struct Emission {
   int token = 0;

@@ -11,8 +11,6 @@ namespace ossicle {
 
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
 std::vector<std::string> ParseKeywordTexts(const std::string& text, std::string_view path) {
   std::vector<std::string> out;
   for (const std::string& item : SplitList(text)) {

@@ -12,9 +12,6 @@ namespace ossicle {
 
 namespace {
 
-// U+2581 LOWER ONE EIGHTH BLOCK in UTF-8: SentencePiece's word-start marker.
-constexpr std::string_view kWordMarker = "\xE2\x96\x81";
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,6 +17,11 @@
 #include "models/tensor-types.h"
 
 namespace ossicle {
+
+// log(0), the score of an impossible path.
+inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+// U+2581 LOWER ONE EIGHTH BLOCK in UTF-8: SentencePiece's word-start marker.
+inline constexpr std::string_view kWordMarker = "\xE2\x96\x81";
 
 // "a, b ,c" -> {"a", "b", "c"}: split at `separator`, surrounding spaces and tabs trimmed. An empty or
 // all-blank text gives no items; an empty item between separators is kept (as "") so callers can refuse it.

@@ -36,7 +36,7 @@ void CtcConfig::Validate(std::string_view path, int num_classes) const {
 
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr double kLogZero = -std::numeric_limits<double>::infinity();
 
 // f(begin, end) over [0, n): in two halves on two threads when num_threads >= 2. The first half's error is
 // rethrown first, so the error reported is the one a single thread meets first.
@@ -152,14 +152,14 @@ using TableD = Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 // three are -inf the result is set to exactly -inf (an unreachable state must stay unreachable).
 ArrayD LogSumExp3(const ArrayD& a, const ArrayD& b, const ArrayD& c) {
   const ArrayD m = a.max(b).max(c);
-  const ArrayD shift = (m == kNegInf).select(ArrayD::Zero(m.size()), m);
+  const ArrayD shift = (m == kLogZero).select(ArrayD::Zero(m.size()), m);
   const ArrayD sum = ((a - shift).exp() + (b - shift).exp() + (c - shift).exp()).log() + shift;
-  return (m == kNegInf).select(ArrayD::Constant(m.size(), kNegInf), sum);
+  return (m == kLogZero).select(ArrayD::Constant(m.size(), kLogZero), sum);
 }
 
 double LogAdd(double a, double b) {
-  if (a == kNegInf) return b;
-  if (b == kNegInf) return a;
+  if (a == kLogZero) return b;
+  if (b == kLogZero) return a;
   const double m = std::max(a, b);
   return m + std::log1p(std::exp(-std::abs(a - b)));
 }
@@ -174,7 +174,7 @@ double CtcSequence(const Frames& lp, int64_t len, const std::vector<int32_t>& ta
   std::vector<int32_t> ext(static_cast<size_t>(ext_len), blank);
   for (int64_t j = 0; j < labels; ++j) ext[static_cast<size_t>(2 * j + 1)] = target[static_cast<size_t>(j)];
   // skip[s]: the path may jump from s - 2 to s (a label differing from the label before it).
-  ArrayD skip_mask = ArrayD::Constant(ext_len, kNegInf);
+  ArrayD skip_mask = ArrayD::Constant(ext_len, kLogZero);
   for (int64_t s = 2; s < ext_len; ++s) {
     if (ext[static_cast<size_t>(s)] != blank && ext[static_cast<size_t>(s)] != ext[static_cast<size_t>(s - 2)]) {
       skip_mask(s) = 0;
@@ -186,32 +186,32 @@ double CtcSequence(const Frames& lp, int64_t len, const std::vector<int32_t>& ta
   }
   // Forward variables: alpha(t, s) = log of the probability of the prefixes ending in s at t (emission
   // included).
-  TableD alpha = TableD::Constant(len, ext_len, kNegInf);
+  TableD alpha = TableD::Constant(len, ext_len, kLogZero);
   alpha(0, 0) = emit(0, 0);
   if (ext_len > 1) alpha(0, 1) = emit(0, 1);
   ArrayD shifted1(ext_len), shifted2(ext_len);
   for (int64_t t = 1; t < len; ++t) {
     const ArrayD prev = alpha.row(t - 1);
-    shifted1(0) = kNegInf;
+    shifted1(0) = kLogZero;
     shifted1.tail(ext_len - 1) = prev.head(ext_len - 1);
-    shifted2.setConstant(kNegInf);
+    shifted2.setConstant(kLogZero);
     if (ext_len > 2) shifted2.tail(ext_len - 2) = prev.head(ext_len - 2) + skip_mask.tail(ext_len - 2);
     alpha.row(t) = LogSumExp3(prev, shifted1, shifted2) + emit.row(t);
   }
   const double log_p =
       ext_len > 1 ? LogAdd(alpha(len - 1, ext_len - 1), alpha(len - 1, ext_len - 2)) : alpha(len - 1, 0);
-  if (log_p == kNegInf || std::isnan(log_p)) return std::numeric_limits<double>::infinity();
+  if (log_p == kLogZero || std::isnan(log_p)) return std::numeric_limits<double>::infinity();
   if (grad == nullptr) return -log_p;
 
   // Backward variables: beta(t, s) = log of the probability of the suffixes from s at t (emission included).
-  TableD beta = TableD::Constant(len, ext_len, kNegInf);
+  TableD beta = TableD::Constant(len, ext_len, kLogZero);
   beta(len - 1, ext_len - 1) = emit(len - 1, ext_len - 1);
   if (ext_len > 1) beta(len - 1, ext_len - 2) = emit(len - 1, ext_len - 2);
   for (int64_t t = len - 2; t >= 0; --t) {
     const ArrayD next = beta.row(t + 1);
-    shifted1(ext_len - 1) = kNegInf;
+    shifted1(ext_len - 1) = kLogZero;
     shifted1.head(ext_len - 1) = next.tail(ext_len - 1);
-    shifted2.setConstant(kNegInf);
+    shifted2.setConstant(kLogZero);
     if (ext_len > 2) shifted2.head(ext_len - 2) = next.tail(ext_len - 2) + skip_mask.tail(ext_len - 2);
     beta.row(t) = LogSumExp3(next, shifted1, shifted2) + emit.row(t);
   }
@@ -219,7 +219,7 @@ double CtcSequence(const Frames& lp, int64_t len, const std::vector<int32_t>& ta
   // minus the occupancy summed over the s with ext[s] = k.
   // (Pairs that no alignment reaches are 0, also where an emission is -inf.)
   const TableD occupancy =
-      (alpha == kNegInf || beta == kNegInf).select(TableD::Zero(len, ext_len), (alpha + beta - emit - log_p).exp());
+      (alpha == kLogZero || beta == kLogZero).select(TableD::Zero(len, ext_len), (alpha + beta - emit - log_p).exp());
   const Eigen::Index classes = lp.cols();
   ArrayD g(classes);
   for (int64_t t = 0; t < len; ++t) {

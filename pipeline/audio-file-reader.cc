@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "features/errors.h"
+#include "pipeline/soxr-handle.h"
 
 namespace ossicle {
 
@@ -302,11 +303,6 @@ struct SndfileCloser {
   void operator()(SNDFILE* f) const { sf_close(f); }
 };
 using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
-
-struct SoxrDeleter {
-  void operator()(soxr_t s) const { soxr_delete(s); }
-};
-using SoxrPtr = std::unique_ptr<std::remove_pointer_t<soxr_t>, SoxrDeleter>;
 
 struct OpenedFile {
   SndfilePtr file;

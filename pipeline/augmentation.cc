@@ -8,17 +8,11 @@
 
 #include "features/errors.h"
 #include "pipeline/audio-file-reader.h"
+#include "pipeline/config-yaml.h"
 #include "pipeline/resample.h"
 
 namespace ossicle {
 namespace {
-
-std::string Join(std::string_view path, std::string_view field) {
-  std::string out(path);
-  if (!out.empty()) out += '.';
-  out += field;
-  return out;
-}
 
 void CheckProbability(std::string_view path, double p) {
   if (!(p >= 0.0 && p <= 1.0)) throw ConfigError(RuleMessage(path, "probability", p, "in [0, 1]"));
@@ -49,17 +43,17 @@ void UniformRange::Validate(std::string_view key_path, double lo, double hi) con
 }
 
 void AugmentationConfig::Validate(std::string_view key_path) const {
-  const std::string sp = Join(key_path, "speed");
+  const std::string sp = JoinKey(key_path, "speed");
   CheckProbability(sp, speed.probability);
-  speed.factor.Validate(Join(sp, "factor"), 0.5, 2.0);
+  speed.factor.Validate(JoinKey(sp, "factor"), 0.5, 2.0);
 
-  const std::string sh = Join(key_path, "shift");
+  const std::string sh = JoinKey(key_path, "shift");
   CheckProbability(sh, shift.probability);
-  shift.shift_ms.Validate(Join(sh, "shift_ms"), -10000.0, 10000.0);
+  shift.shift_ms.Validate(JoinKey(sh, "shift_ms"), -10000.0, 10000.0);
 
-  const std::string no = Join(key_path, "noise");
+  const std::string no = JoinKey(key_path, "noise");
   CheckProbability(no, noise.probability);
-  noise.snr_db.Validate(Join(no, "snr_db"), -50.0, 100.0);
+  noise.snr_db.Validate(JoinKey(no, "snr_db"), -50.0, 100.0);
   CheckNonNegative(no, "white_weight", noise.white_weight);
   CheckNonNegative(no, "pink_weight", noise.pink_weight);
   CheckNonNegative(no, "background_weight", noise.background_weight);
@@ -76,11 +70,11 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
                                   "white_weight + pink_weight + background_weight > 0 when noise is on"));
   }
 
-  const std::string ga = Join(key_path, "gain");
+  const std::string ga = JoinKey(key_path, "gain");
   CheckProbability(ga, gain.probability);
-  gain.gain_db.Validate(Join(ga, "gain_db"), -60.0, 40.0);
+  gain.gain_db.Validate(JoinKey(ga, "gain_db"), -60.0, 40.0);
 
-  const std::string sa = Join(key_path, "spec_augment");
+  const std::string sa = JoinKey(key_path, "spec_augment");
   CheckProbability(sa, spec_augment.probability);
   CheckIntRange(sa, "time_masks", spec_augment.time_masks, 0, 100);
   CheckIntRange(sa, "max_time_mask_frames", spec_augment.max_time_mask_frames, 0, 100000);

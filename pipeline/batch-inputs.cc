@@ -89,7 +89,7 @@ void FoldersBelow(const fs::path& dir, std::vector<fs::path>& out, Found& found)
   }
 }
 
-fs::path Join(const fs::path& dir, const fs::path& name) { return dir.empty() ? name : dir / name; }
+fs::path JoinDir(const fs::path& dir, const fs::path& name) { return dir.empty() ? name : dir / name; }
 
 // The paths matching `pattern`, component by component.
 std::vector<fs::path> GlobMatches(const std::string& pattern, Found& found) {
@@ -109,7 +109,7 @@ std::vector<fs::path> GlobMatches(const std::string& pattern, Found& found) {
     } else if (!IsGlobPattern(part)) {
       for (const fs::path& dir : current) {
         std::error_code ec;
-        const fs::path p = Join(dir, parts[k]);
+        const fs::path p = JoinDir(dir, parts[k]);
         if (fs::exists(p, ec) && (last || fs::is_directory(p, ec))) next.push_back(p);
       }
     } else {
@@ -118,7 +118,7 @@ std::vector<fs::path> GlobMatches(const std::string& pattern, Found& found) {
           const std::string name = entry.path().filename().string();
           if (::fnmatch(part.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
           std::error_code ec;
-          if (last || entry.is_directory(ec)) next.push_back(Join(dir, entry.path().filename()));
+          if (last || entry.is_directory(ec)) next.push_back(JoinDir(dir, entry.path().filename()));
         }
       }
     }

@@ -13,7 +13,7 @@
 // seen under ASan). Instead the first engine forks a helper process while this one has no other thread;
 // the helper, single-threaded, forks one grandchild per clip. Requests travel over a socket with the reply
 // pipe's write end attached, so the grandchildren run in parallel and reply to the requesting thread
-// directly; a grandchild that hangs ends itself after kTimeoutSeconds (alarm).
+// directly; a grandchild that hangs ends itself after kEspeakTimeoutSeconds (alarm).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,7 +48,7 @@ constexpr const char* kLanguages[] = {"en",         "en-us",          "en-gb-sco
                                       "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",         "en-us-nyc"};
 constexpr const char* kVariants[] = {"", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5"};
 // A word takes milliseconds; a long sentence well under a second.
-constexpr double kTimeoutSeconds = 60.0;
+constexpr double kEspeakTimeoutSeconds = 60.0;
 
 int CollectSamples(short* wav, int num_samples, espeak_EVENT* events) {
   if (wav != nullptr && num_samples > 0 && events != nullptr && events->user_data != nullptr) {
@@ -92,7 +92,7 @@ std::mutex& InitMutex() {
 }
 
 // Writes all of [data, data + n) to fd (in the child; only async-signal-safe calls).
-bool WriteAll(int fd, const void* data, size_t n) {
+bool WriteAllToPipe(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
@@ -108,7 +108,7 @@ bool WriteAll(int fd, const void* data, size_t n) {
 // error message. The length makes a reply cut short by a crash or a kill detectable.
 void WriteReply(int fd, int32_t status, const void* payload, size_t bytes) {
   const uint64_t n = bytes;
-  WriteAll(fd, &status, sizeof status) && WriteAll(fd, &n, sizeof n) && WriteAll(fd, payload, bytes);
+  WriteAllToPipe(fd, &status, sizeof status) && WriteAllToPipe(fd, &n, sizeof n) && WriteAllToPipe(fd, payload, bytes);
 }
 
 // A request to the helper: this header, then the voice's and the text's bytes; the reply pipe's write end
@@ -202,7 +202,7 @@ constexpr size_t kMaxRequestBytes = 64 * 1024;
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(kSock);
-      ::alarm(static_cast<unsigned>(kTimeoutSeconds));
+      ::alarm(static_cast<unsigned>(kEspeakTimeoutSeconds));
       SynthesizeAndReply(fd, text, voice, h.wpm, h.pitch, h.seed);
     }
     if (pid < 0) {
@@ -282,9 +282,9 @@ std::string RunInHelper(int sock, const std::string& what, const std::string& te
     throw AudioError(what + ": cannot reach the espeak-ng helper process: " + std::strerror(send_error));
   }
 
-  // The grandchild ends itself after kTimeoutSeconds (alarm); the margin covers a busy machine.
+  // The grandchild ends itself after kEspeakTimeoutSeconds (alarm); the margin covers a busy machine.
   const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::duration<double>(kTimeoutSeconds + 30.0);
+  const auto deadline = start + std::chrono::duration<double>(kEspeakTimeoutSeconds + 30.0);
   std::string reply;
   char buf[65536];
   while (true) {
@@ -305,8 +305,8 @@ std::string RunInHelper(int sock, const std::string& what, const std::string& te
   if (reply.size() >= kHead) std::memcpy(&payload, reply.data() + sizeof(int32_t), sizeof payload);
   if (reply.size() < kHead || reply.size() - kHead != payload) {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    if (took.count() >= kTimeoutSeconds) {
-      throw AudioError(what + ": espeak-ng did not finish within " + std::to_string(kTimeoutSeconds) + " s");
+    if (took.count() >= kEspeakTimeoutSeconds) {
+      throw AudioError(what + ": espeak-ng did not finish within " + std::to_string(kEspeakTimeoutSeconds) + " s");
     }
     throw AudioError(what + ": the espeak-ng process died (" + std::to_string(reply.size()) + " bytes of its reply)");
   }

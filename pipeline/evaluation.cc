@@ -26,6 +26,7 @@
 #include "models/safetensors.h"
 #include "pipeline/audio-file-reader.h"
 #include "pipeline/manifest.h"
+#include "pipeline/text-helpers.h"
 
 namespace ossicle {
 
@@ -96,12 +97,6 @@ std::vector<std::string> HeaderColumns(const std::string& tsv) {
 
 bool Has(const std::vector<std::string>& cols, const std::string& c) {
   return std::find(cols.begin(), cols.end(), c) != cols.end();
-}
-
-std::string JoinNames(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
 }
 
 // The model's optional "decoder" metadata: the safetensors metadata key, else provenance.decoder.

@@ -18,7 +18,7 @@ const std::vector<std::string_view> kTopKeys = {"name",     "description", "seed
                                                 "training", "outputs"};
 const std::vector<std::string_view> kDataKeys = {"train", "dev", "loader"};
 
-void CheckKeys(const YAML::Node& node, const YamlSource& source, const std::string& path,
+void CheckExperimentKeys(const YAML::Node& node, const YamlSource& source, const std::string& path,
                const std::vector<std::string_view>& names) {
   if (!node.IsMap()) ThrowYamlError(source, node, path, "expected a mapping of keys to values");
   for (const auto& kv : node) {
@@ -108,7 +108,7 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
   ExperimentConfig c;
   c.source_file = source.file;
   if (!root.IsDefined() || root.IsNull()) ThrowYamlError(source, root, "", "the experiment file is empty");
-  CheckKeys(root, source, "", kTopKeys);
+  CheckExperimentKeys(root, source, "", kTopKeys);
   RecordMarks(root, source, "", c.marks);
   // Values set by --set have no place in the file: name the option instead.
   for (const std::string& o : overrides) {
@@ -170,7 +170,7 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
   if (root["model"].IsDefined()) ReadConfig(root["model"], c.model, source, "model");
 
   if (const YAML::Node data = root["data"]; data.IsDefined() && !data.IsNull()) {
-    CheckKeys(data, source, "data", kDataKeys);
+    CheckExperimentKeys(data, source, "data", kDataKeys);
     c.train = ReadSources(data["train"], source, "data.train");
     c.dev = ReadSources(data["dev"], source, "data.dev");
     if (data["loader"].IsDefined()) ReadConfig(data["loader"], c.loader, source, "data.loader");

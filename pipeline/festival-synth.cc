@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 // Debian installs Festival's voices as <dir>/<language>/<voice>/ (festvox-kallpc16k: english/kal_diphone).
 constexpr const char* kVoiceRoot = "/usr/share/festival/voices";
 // A clip of a few words takes well under a second; anything near this limit is a hung process.
-constexpr double kTimeoutSeconds = 120.0;
+constexpr double kFestivalTimeoutSeconds = 120.0;
 
 std::string FindOnPath(const std::string& exe) {
   const char* path = std::getenv("PATH");
@@ -76,7 +76,7 @@ std::string ReadText(const fs::path& path) {
 }
 
 // Runs argv with stdin from /dev/null and stdout + stderr into `log`; returns the exit status, or throws
-// AudioError when it cannot start, is killed by a signal or outlives kTimeoutSeconds (then killed).
+// AudioError when it cannot start, is killed by a signal or outlives kFestivalTimeoutSeconds (then killed).
 int RunProcess(const std::vector<std::string>& argv, const fs::path& log, const std::string& what) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -90,7 +90,7 @@ int RunProcess(const std::vector<std::string>& argv, const fs::path& log, const 
   const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw AudioError(what + ": cannot start " + argv[0] + ": " + std::strerror(rc));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kTimeoutSeconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kFestivalTimeoutSeconds);
   int status = 0;
   while (true) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -99,7 +99,7 @@ int RunProcess(const std::vector<std::string>& argv, const fs::path& log, const 
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      throw AudioError(what + ": text2wave did not finish within " + Num(kTimeoutSeconds) + " s (killed)");
+      throw AudioError(what + ": text2wave did not finish within " + Num(kFestivalTimeoutSeconds) + " s (killed)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -24,7 +24,7 @@ std::string Suggest(const std::string& typo, const std::vector<std::string_view>
   return near.empty() ? std::string() : " (did you mean '" + near + "'?)";
 }
 
-void CheckKeys(const YAML::Node& map, const std::vector<std::string_view>& known, const YamlSource& source,
+void CheckGraphKeys(const YAML::Node& map, const std::vector<std::string_view>& known, const YamlSource& source,
                const std::string& key_path) {
   for (const auto& kv : map) {
     const std::string key = kv.first.Scalar();
@@ -47,7 +47,7 @@ StageSpec ParseStage(const YAML::Node& node_in, size_t index, const YamlSource& 
     ThrowYamlError(source, name, where + ".name",
                    "stage name '" + spec.name + "' may only hold letters, digits, '_' and '-'");
   }
-  CheckKeys(node, {"name", "type", "input", "options"}, source, spec.name);
+  CheckGraphKeys(node, {"name", "type", "input", "options"}, source, spec.name);
   // Missing keys give yaml-cpp's invalid "zombie" nodes, which must not be assigned: check first.
   const YAML::Node type = node["type"];
   if (!type.IsDefined() || type.IsNull()) {
@@ -131,7 +131,7 @@ GraphConfig ParseGraphConfig(const YAML::Node& root, const YamlSource& source,
   g.source = source;
   if (!root.IsDefined() || root.IsNull()) ThrowYamlError(source, root, "", "empty graph: expected a mapping with 'stages'");
   if (!root.IsMap()) ThrowYamlError(source, root, "", "expected a mapping with 'stages'");
-  CheckKeys(root, {"description", "stages"}, source, "");
+  CheckGraphKeys(root, {"description", "stages"}, source, "");
   if (root["description"].IsDefined()) g.description = ReadScalar<std::string>(root["description"], source, "description");
   const YAML::Node stages = root["stages"];
   if (!stages.IsDefined() || stages.IsNull()) ThrowYamlError(source, root, "", "missing key 'stages' (a list of stages)");

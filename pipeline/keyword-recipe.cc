@@ -17,6 +17,7 @@
 #include "pipeline/audio-file-writer.h"
 #include "pipeline/manifest.h"
 #include "pipeline/resample.h"
+#include "pipeline/text-helpers.h"
 #include "pipeline/training-data.h"
 
 namespace ossicle {
@@ -71,12 +72,6 @@ constexpr const char* kEndings[] = {"n", "t", "d", "m", "l", "ck", "sh", "x", "n
 
 bool IsVowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y'; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Letters only (spaces and punctuation removed), lower case.
 std::string Letters(std::string_view s) {
   std::string out;
@@ -110,7 +105,7 @@ std::vector<std::string> Pieces(const std::string& w) {
   return pieces;
 }
 
-std::string Join(const std::vector<std::string>& items, const std::string& sep) {
+std::string JoinWith(const std::vector<std::string>& items, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
   return out;
@@ -216,7 +211,7 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count)
     if (words.size() <= 1) return replacement;
     std::vector<std::string> copy = words;
     copy[main_index] = replacement;
-    return Join(copy, " ");
+    return JoinWith(copy, " ");
   };
 
   // Onset edits.
@@ -440,7 +435,7 @@ KeywordDataPlan PlanKeywordData(const KeywordRecipeConfig& recipe) {
                                     static_cast<size_t>(Uniform01(rng) * static_cast<double>(plan.sound_alikes.size())));
         words.insert(words.begin() + static_cast<std::ptrdiff_t>(at), plan.sound_alikes[which]);
       }
-      plan.sentences.push_back(Join(words, " "));
+      plan.sentences.push_back(JoinWith(words, " "));
     }
   }
   plan.examples_per_text = recipe.examples_per_word;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "features/errors.h"
+#include "pipeline/text-helpers.h"
 
 namespace ossicle {
 namespace {
@@ -26,15 +27,6 @@ std::vector<std::string_view> SplitTabs(std::string_view line) {
     out.push_back(line.substr(start, tab - start));
     start = tab + 1;
   }
-}
-
-std::string JoinNames(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
 }
 
 std::string Where(const std::string& file, int64_t line) { return file + ":" + std::to_string(line); }

@@ -10,6 +10,7 @@
 
 #include "features/errors.h"
 #include "pipeline/audio-file-reader.h"  // kMaxAudioSampleRateHz
+#include "pipeline/text-helpers.h"
 
 #if OSSICLE_HAVE_PORTAUDIO
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <cstdlib>
 
 #include "pipeline/ring-buffer.h"
+#include "pipeline/soxr-handle.h"
 #if OSSICLE_HAVE_ALSA
 #include <alsa/asoundlib.h>
 #endif
@@ -77,12 +79,6 @@ void MicrophoneConfig::Validate(std::string_view path) const {
 }
 
 namespace {
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool AllDigits(std::string_view text) {
   return !text.empty() &&
@@ -307,11 +303,6 @@ extern "C" int CaptureCallback(const void* input, void* /*output*/, unsigned lon
   }
   return paContinue;
 }
-
-struct SoxrDeleter {
-  void operator()(soxr_t s) const { soxr_delete(s); }
-};
-using SoxrPtr = std::unique_ptr<std::remove_pointer_t<soxr_t>, SoxrDeleter>;
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include "features/config-fields.h"
 #include "features/errors.h"
 #include "pipeline/audio-file-reader.h"
+#include "pipeline/seed-hash.h"
 #include "pipeline/speech-engines.h"
 
 namespace ossicle {
@@ -38,16 +39,6 @@ std::string FormatFactor(double v) {
   return buf;
 }
 
-// 64-bit FNV-1a (offset basis and prime from the FNV reference, http://www.isthe.com/chongo/tech/comp/fnv/).
-uint64_t Fnv1a64(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 void WriteFloatWav(const std::string& path, const SynthesizedAudio& audio) {
   SF_INFO info{};
   info.samplerate = static_cast<int>(std::lround(audio.sample_rate_hz));
@@ -61,7 +52,7 @@ void WriteFloatWav(const std::string& path, const SynthesizedAudio& audio) {
   if (written != n || close_error != 0) throw IoError(path + ": cannot write synthesis cache file (disk full?)");
 }
 
-std::string ReadWholeFile(const fs::path& path) {
+std::string ReadCachedFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
   std::ostringstream s;
@@ -138,7 +129,7 @@ SynthesizedAudio SynthesisCache::Get(const SpeechSynthesizer& engine, const std:
   const fs::path wav = folder / (FileStem(key) + ".wav");
   const fs::path key_file = folder / (FileStem(key) + ".key");
   std::error_code ec;
-  if (fs::is_regular_file(wav, ec) && ReadWholeFile(key_file) == key) {
+  if (fs::is_regular_file(wav, ec) && ReadCachedFile(key_file) == key) {
     try {
       AudioReadConfig read;
       read.sample_rate_hz = 0;  // the engine's own rate, as stored

@@ -12,20 +12,15 @@
 
 #include "features/errors.h"
 #include "pipeline/audio-file-reader.h"
+#include "pipeline/config-yaml.h"
 #include "pipeline/resample.h"
+#include "pipeline/seed-hash.h"
 
 namespace ossicle {
 namespace {
 
-std::string Join(std::string_view path, std::string_view field) {
-  std::string out(path);
-  if (!out.empty()) out += '.';
-  out += field;
-  return out;
-}
-
 std::string Indexed(std::string_view path, std::string_view field, size_t i) {
-  return Join(path, field) + "[" + std::to_string(i) + "]";
+  return JoinKey(path, field) + "[" + std::to_string(i) + "]";
 }
 
 bool IsBlank(std::string_view s) {
@@ -99,14 +94,6 @@ std::string FormatFactor3(double v) {
   return buf;
 }
 
-// SplitMix64's finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mix, used to derive seeds.
-uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 }  // namespace
 
 std::vector<float> PadWithNoiseFloor(std::span<const float> speech, size_t left, size_t right, std::mt19937_64& rng) {
@@ -125,12 +112,12 @@ void SyntheticSpeechConfig::Validate(std::string_view key_path) const {
   if (examples_per_text < 0 || examples_per_text > 100000) {
     throw ConfigError(RuleMessage(key_path, "examples_per_text", examples_per_text, "in [0, 100000]"));
   }
-  rate.Validate(Join(key_path, "rate"), 0.25, 4.0);
-  pitch.Validate(Join(key_path, "pitch"), 0.25, 4.0);
-  padding_s.Validate(Join(key_path, "padding_s"), 0.0, 5.0);
+  rate.Validate(JoinKey(key_path, "rate"), 0.25, 4.0);
+  pitch.Validate(JoinKey(key_path, "pitch"), 0.25, 4.0);
+  padding_s.Validate(JoinKey(key_path, "padding_s"), 0.0, 5.0);
   if (examples_per_text == 0) return;
   if (texts.empty()) {
-    throw ConfigError(Join(key_path, "texts") + " is empty; expected at least one text when examples_per_text = " +
+    throw ConfigError(JoinKey(key_path, "texts") + " is empty; expected at least one text when examples_per_text = " +
                       std::to_string(examples_per_text));
   }
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -144,7 +131,7 @@ void SyntheticSpeechConfig::Validate(std::string_view key_path) const {
       throw ConfigError(Indexed(key_path, "texts", i) + " = '" + t + "'; expected a label after '='");
     }
   }
-  if (engines.empty()) throw ConfigError(Join(key_path, "engines") + " is empty; expected at least one engine");
+  if (engines.empty()) throw ConfigError(JoinKey(key_path, "engines") + " is empty; expected at least one engine");
   const std::vector<std::string> known = SpeechEngineNames();
   for (size_t i = 0; i < engines.size(); ++i) {
     if (std::find(known.begin(), known.end(), engines[i]) == known.end()) {
@@ -160,7 +147,7 @@ void SyntheticSpeechConfig::Validate(std::string_view key_path) const {
     }
     if (std::find(engines.begin(), engines.end(), engine) == engines.end()) {
       throw ConfigError(Indexed(key_path, "voices", i) + " = '" + voices[i] + "'; engine '" + engine +
-                        "' is not in " + Join(key_path, "engines"));
+                        "' is not in " + JoinKey(key_path, "engines"));
     }
   }
 }
@@ -180,8 +167,8 @@ void DataConfig::Validate(std::string_view key_path) const {
   if (!(max_duration_s > 0) || !std::isfinite(max_duration_s)) {
     throw ConfigError(RuleMessage(key_path, "max_duration_s", max_duration_s, "> 0"));
   }
-  augmentation.Validate(Join(key_path, "augmentation"));
-  synthetic.Validate(Join(key_path, "synthetic"));
+  augmentation.Validate(JoinKey(key_path, "augmentation"));
+  synthetic.Validate(JoinKey(key_path, "synthetic"));
 }
 
 // ---- Dataset ----

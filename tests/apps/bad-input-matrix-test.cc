@@ -28,11 +28,11 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using test::RunResult;
+using test::Quoted;
+using test::RunOssicle;
 using Json = nlohmann::json;
 
-RunResult Run(const std::string& args, const fs::path& dir) { return test::RunOssicle(args, dir); }
 
-std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // The last record of each file (its summary or its error record).
 std::map<std::string, Json> TerminalRecords(const std::string& jsonl) {
@@ -154,21 +154,21 @@ TEST_CASE("bad-input matrix: audio files, batch runs go on past each bad one", "
   };
 
   const fs::path graph = WriteSourceGraph(dir, "source.yaml");
-  check_records(Run("spot --graph " + Q(graph) + " " + inputs + " --out spot.jsonl", dir), "spot.jsonl");
+  check_records(RunOssicle("spot --graph " + Quoted(graph) + " " + inputs + " --out spot.jsonl", dir), "spot.jsonl");
 
   // transcribe: the same rows through a CTC model (imported from the PyTorch goldens).
-  RunResult r = Run("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
+  RunResult r = RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
                         "/models/lstm_bi_2layer.safetensors --out ctc.safetensors --labels "
                         "'<blank>,a,b,c,d,e,f,g,h,i,j,k'",
                     dir);
   REQUIRE(r.exit_code == 0);
-  check_records(Run("transcribe --model ctc.safetensors " + inputs + " --out transcribe.jsonl", dir),
+  check_records(RunOssicle("transcribe --model ctc.safetensors " + inputs + " --out transcribe.jsonl", dir),
                 "transcribe.jsonl");
 
   // The duration limit is configurable per graph (source option max_duration_s): a lower one refuses a
   // 0.5 s file before reading it.
   const fs::path strict = WriteSourceGraph(dir, "strict.yaml", "max_duration_s: 0.3");
-  r = Run("spot --graph " + Q(strict) + " good-1.wav good-2.wav --out strict.jsonl", dir);
+  r = RunOssicle("spot --graph " + Quoted(strict) + " good-1.wav good-2.wav --out strict.jsonl", dir);
   CHECK(r.exit_code == 4);
   const auto records = TerminalRecords(test::ReadTextFile(dir / "strict.jsonl"));
   CHECK(records.at("good-1.wav")["error"] ==
@@ -189,7 +189,7 @@ struct CommandRow {
 void RunRows(const std::vector<CommandRow>& rows, const fs::path& dir) {
   for (const CommandRow& row : rows) {
     INFO(row.name);
-    const RunResult r = Run(row.args, dir);
+    const RunResult r = RunOssicle(row.args, dir);
     CHECK(r.exit_code == row.exit_code);
     // "!..." : a usage error printed by CLI11, without the "error: " of ossicle's own errors.
     const bool usage = !row.message.empty() && row.message[0] == '!';
@@ -277,7 +277,7 @@ TEST_CASE("bad-input matrix: experiment configs and manifests", "[cli][errors][m
   write("no-path.yaml", experiment("no-path.tsv"));
   write("deep.yaml", experiment("train.tsv") + "x: " + std::string(100, '{') + std::string(100, '}') + "\n");
   write("typo.yaml", experiment("train.tsv") + "trainig: {}\n");
-  REQUIRE(Run("train good.yaml --check", dir).exit_code == 0);
+  REQUIRE(RunOssicle("train good.yaml --check", dir).exit_code == 0);
 
   RunRows(
       {
@@ -332,7 +332,7 @@ TEST_CASE("bad-input matrix: command-line arguments and devices", "[cli][errors]
   test::ScopedTempDir tmp("ossicle-matrix-cli");
   const fs::path dir = tmp.path();
   test::WriteSineFile(dir, "good.wav", 16000, 1, 0.25, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
-  REQUIRE(Run("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
+  REQUIRE(RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
                   "/models/lstm_bi_2layer.safetensors --out kws.safetensors --labels "
                   "_silence_,yes,no,up,down,left,right,on,off,stop,go,_unknown_",
               dir)

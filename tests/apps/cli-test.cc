@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apps/run-ossicle.h"
+#include "pipeline/graph-test-support.h"
 #include "pipeline/npy-file.h"
 #include "support/bad-audio-files.h"
 
@@ -23,11 +24,11 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 using test::RunResult;
+using test::TestAudio;
+using test::RunOssicle;
 const auto ReadText = test::ReadTextFile;
 
-RunResult Run(const std::string& args, const fs::path& dir = fs::current_path()) { return test::RunOssicle(args, dir); }
 
-std::string Audio(const std::string& name) { return std::string(OSSICLE_SOURCE_DIR) + "/test-audio/" + name; }
 std::string Golden(const std::string& name) { return std::string(OSSICLE_TEST_DATA_DIR) + "/features/" + name; }
 
 // test-audio/manifest.tsv rows as maps from column name to value.
@@ -57,15 +58,15 @@ std::vector<std::map<std::string, std::string>> Manifest() {
 using test::MaxAbsDiff;
 
 TEST_CASE("ossicle --version and --help", "[cli]") {
-  RunResult r = Run("--version");
+  RunResult r = RunOssicle("--version");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("ossicle 0.1.0"));
 
-  r = Run("--help");
+  r = RunOssicle("--help");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("info") && Contains("features") && Contains("config-docs"));
 
-  r = Run("features --help");
+  r = RunOssicle("features --help");
   CHECK(r.exit_code == 0);
   // Every option shows its default.
   CHECK_THAT(r.out, Contains("--preset") && Contains("=kaldi-fbank") && Contains("--num-mel-bins") &&
@@ -73,9 +74,9 @@ TEST_CASE("ossicle --version and --help", "[cli]") {
 }
 
 TEST_CASE("ossicle with a bad command line exits 2", "[cli]") {
-  CHECK(Run("").exit_code == 2);
-  CHECK(Run("no-such-command").exit_code == 2);
-  RunResult r = Run("features " + Audio("stop_en_16k.wav") + " --preset nope");
+  CHECK(RunOssicle("").exit_code == 2);
+  CHECK(RunOssicle("no-such-command").exit_code == 2);
+  RunResult r = RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --preset nope");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Contains("--preset"));
 }
@@ -84,8 +85,8 @@ TEST_CASE("ossicle info reports every bundled file as its manifest says", "[cli]
   const auto rows = Manifest();
   REQUIRE(rows.size() >= 10);
   std::string args = "info --json";
-  for (const auto& row : rows) args += " " + Audio(row.at("path"));
-  RunResult r = Run(args);
+  for (const auto& row : rows) args += " " + TestAudio(row.at("path"));
+  RunResult r = RunOssicle(args);
   REQUIRE(r.exit_code == 0);
   std::istringstream lines(r.out);
   size_t i = 0;
@@ -93,14 +94,14 @@ TEST_CASE("ossicle info reports every bundled file as its manifest says", "[cli]
     REQUIRE(i < rows.size());
     const auto j = nlohmann::json::parse(line);
     INFO(rows[i].at("path"));
-    CHECK(j.at("path").get<std::string>() == Audio(rows[i].at("path")));
+    CHECK(j.at("path").get<std::string>() == TestAudio(rows[i].at("path")));
     CHECK(j.at("sample_rate_hz").get<int>() == std::stoi(rows[i].at("sample_rate_hz")));
     CHECK(j.at("channels").get<int>() == std::stoi(rows[i].at("channels")));
     CHECK(j.at("duration_s").get<double>() == Approx(std::stod(rows[i].at("duration_s"))).margin(0.001));
   }
   CHECK(i == rows.size());
 
-  r = Run("info " + Audio("three-one-four_en-gb_44k1_stereo.wav"));
+  r = RunOssicle("info " + TestAudio("three-one-four_en-gb_44k1_stereo.wav"));
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("WAV PCM_16, 44100 Hz, 2 channels, 65921 frames, 1.495 s"));
 }
@@ -119,7 +120,7 @@ TEST_CASE("ossicle features reproduces the numpy reference files", "[cli][featur
   for (const Case& c : cases) {
     INFO(c.args);
     const fs::path out = tmp.path() / "x.npy";
-    RunResult r = Run("features " + Golden("speech_16k.wav") + " " + c.args + " --out " + out.string());
+    RunResult r = RunOssicle("features " + Golden("speech_16k.wav") + " " + c.args + " --out " + out.string());
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Contains("240 frames") || Contains("242 frames"));
     CHECK(MaxAbsDiff(ReadNpy(out.string()), ReadNpy(Golden(c.golden))) <= 1e-5);
@@ -130,7 +131,7 @@ TEST_CASE("ossicle features: formats and rates give the same features as the 16 
   test::ScopedTempDir tmp;
   auto features = [&](const std::string& file, const std::string& extra = "") {
     const fs::path out = tmp.path() / "f.npy";
-    RunResult r = Run("features " + Audio(file) + " " + extra + " --out " + out.string());
+    RunResult r = RunOssicle("features " + TestAudio(file) + " " + extra + " --out " + out.string());
     REQUIRE(r.exit_code == 0);
     return ReadNpy(out.string());
   };
@@ -185,7 +186,7 @@ TEST_CASE("ossicle features: formats and rates give the same features as the 16 
 
 TEST_CASE("ossicle features prints a per-file summary and writes --out-dir", "[cli][features]") {
   test::ScopedTempDir tmp;
-  RunResult r = Run("features " + Audio("yes_en-us_16k.wav") + " " + Audio("go-left_en-us_16k.wav") + " --out-dir " +
+  RunResult r = RunOssicle("features " + TestAudio("yes_en-us_16k.wav") + " " + TestAudio("go-left_en-us_16k.wav") + " --out-dir " +
                     (tmp.path() / "feats").string());
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("yes_en-us_16k.wav: 1.114 s, 109 frames x 40 dims"));
@@ -199,70 +200,70 @@ TEST_CASE("ossicle features with a YAML config, --set and --print-config round t
   const fs::path yaml = tmp.path() / "mfcc.yaml";
   std::ofstream(yaml) << "# MFCC with deltas\ntype: mfcc\nmel:\n  num_mel_bins: 23\nmfcc:\n  num_ceps: 13\n"
                          "deltas:\n  order: 2\n";
-  RunResult r = Run("features " + Audio("stop_en_16k.wav") + " --config " + yaml.string());
+  RunResult r = RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --config " + yaml.string());
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("107 frames x 39 dims"));
 
-  r = Run("features " + Audio("stop_en_16k.wav") + " --config " + yaml.string() + " --set deltas.order=1");
+  r = RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --config " + yaml.string() + " --set deltas.order=1");
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("107 frames x 26 dims"));
 
   // The printed configuration, read back, gives identical features.
-  r = Run("features x.wav --config " + yaml.string() + " --print-config");
+  r = RunOssicle("features x.wav --config " + yaml.string() + " --print-config");
   REQUIRE(r.exit_code == 0);
   const fs::path printed = tmp.path() / "printed.yaml";
   std::ofstream(printed) << r.out;
   const fs::path a = tmp.path() / "a.npy", b = tmp.path() / "b.npy";
-  REQUIRE(Run("features " + Audio("stop_en_16k.wav") + " --config " + yaml.string() + " --out " + a.string())
+  REQUIRE(RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --config " + yaml.string() + " --out " + a.string())
               .exit_code == 0);
-  REQUIRE(Run("features " + Audio("stop_en_16k.wav") + " --config " + printed.string() + " --out " + b.string())
+  REQUIRE(RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --config " + printed.string() + " --out " + b.string())
               .exit_code == 0);
   CHECK(MaxAbsDiff(ReadNpy(a.string()), ReadNpy(b.string())) == 0.0);
 }
 
 TEST_CASE("ossicle features: configuration errors exit 3 and name the file, line and key", "[cli][config]") {
   test::ScopedTempDir tmp;
-  const std::string wav = Audio("stop_en_16k.wav");
+  const std::string wav = TestAudio("stop_en_16k.wav");
   auto write = [&](const std::string& name, const std::string& text) {
     const fs::path p = tmp.path() / name;
     std::ofstream(p) << text;
     return p.string();
   };
   std::string y = write("typo.yaml", "type: fbank\nframe:\n  frame_lenght_ms: 30\n");
-  RunResult r = Run("features " + wav + " --config " + y);
+  RunResult r = RunOssicle("features " + wav + " --config " + y);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains(y + ":3:3") && Contains("frame: unknown key 'frame_lenght_ms'") &&
                         Contains("did you mean 'frame_length_ms'"));
 
   y = write("badvalue.yaml", "mel:\n  num_mel_bins: 0\n");
-  r = Run("features " + wav + " --config " + y);
+  r = RunOssicle("features " + wav + " --config " + y);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains(y) && Contains("mel.num_mel_bins = 0; expected between 1 and 1024"));
 
   y = write("badtype.yaml", "mel:\n  num_mel_bins: forty\n");
-  r = Run("features " + wav + " --config " + y);
+  r = RunOssicle("features " + wav + " --config " + y);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains(y + ":2:17") && Contains("mel.num_mel_bins: expected an integer, got 'forty'"));
 
   y = write("badenum.yaml", "frame:\n  window: triangle\n");
-  r = Run("features " + wav + " --config " + y);
+  r = RunOssicle("features " + wav + " --config " + y);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("frame.window: 'triangle' is not one of hann|hamming|povey|blackman|rectangular"));
 
   y = write("syntax.yaml", "frame: [1, 2\n");
-  r = Run("features " + wav + " --config " + y);
+  r = RunOssicle("features " + wav + " --config " + y);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains(y + ":") && Contains("YAML syntax error"));
 
-  r = Run("features " + wav + " --set frame.frame_shift_ms=0");
+  r = RunOssicle("features " + wav + " --set frame.frame_shift_ms=0");
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("frame.frame_shift_ms = 0; expected > 0"));
 
-  r = Run("features " + wav + " --set novalue");
+  r = RunOssicle("features " + wav + " --set novalue");
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("--set 'novalue': expected key.path=value"));
 
-  r = Run("features " + wav + " --config " + (tmp.path() / "missing.yaml").string());
+  r = RunOssicle("features " + wav + " --config " + (tmp.path() / "missing.yaml").string());
   CHECK(r.exit_code == 7);
   CHECK_THAT(r.err, Contains("missing.yaml: cannot open"));
 }
@@ -291,19 +292,19 @@ TEST_CASE("ossicle info and features reject bad audio with exit code 4", "[cli][
       {test::WriteHugeChannelCountWav(dir), {"channels"}},
       {test::WriteHugeDurationWav(dir), {"exceeds the limit", "audio.max_duration_s"}},
   };
-  const std::string good = Audio("stop_en_16k.wav");
+  const std::string good = TestAudio("stop_en_16k.wav");
   for (const Case& c : cases) {
     INFO(c.path);
     const bool probe_only = c.path.find("nan") == std::string::npos && c.path.find("inf") == std::string::npos;
     if (probe_only) {  // header problems: `info` sees them
-      RunResult r = Run("info " + c.path);
+      RunResult r = RunOssicle("info " + c.path);
       CHECK(r.exit_code == 4);
       CHECK_THAT(r.err, Contains("error: " + c.path + ": "));
       for (const auto& w : c.words) CHECK_THAT(r.err, Contains(w));
     }
     // Every problem: `features` fails with no output left behind.
     const fs::path out = dir / "out.npy";
-    RunResult r = Run("features " + c.path + " --out " + out.string(), dir);
+    RunResult r = RunOssicle("features " + c.path + " --out " + out.string(), dir);
     CHECK(r.exit_code == 4);
     CHECK_THAT(r.err, Contains("error: " + c.path + ": "));
     for (const auto& w : c.words) CHECK_THAT(r.err, Contains(w));
@@ -311,7 +312,7 @@ TEST_CASE("ossicle info and features reject bad audio with exit code 4", "[cli][
     for (const auto& entry : fs::directory_iterator(dir)) CHECK_THAT(entry.path().string(), !Contains(".tmp"));
 
     // In a batch, the good files around the bad one still get their results.
-    r = Run("features " + good + " " + c.path + " " + good);
+    r = RunOssicle("features " + good + " " + c.path + " " + good);
     CHECK(r.exit_code == 4);
     CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2);
     CHECK_THAT(r.out, Contains("stop_en_16k.wav: 1.090 s, 107 frames x 40 dims"));
@@ -319,13 +320,13 @@ TEST_CASE("ossicle info and features reject bad audio with exit code 4", "[cli][
 }
 
 TEST_CASE("ossicle features cannot write its output: exit 7", "[cli][errors]") {
-  RunResult r = Run("features " + Audio("stop_en_16k.wav") + " --out /nonexistent-dir/x.npy");
+  RunResult r = RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --out /nonexistent-dir/x.npy");
   CHECK(r.exit_code == 7);
   CHECK_THAT(r.err, Contains("/nonexistent-dir/x.npy: cannot open for writing"));
 }
 
 TEST_CASE("ossicle config-docs lists every feature key with its default", "[cli][config]") {
-  RunResult r = Run("config-docs --markdown");
+  RunResult r = RunOssicle("config-docs --markdown");
   REQUIRE(r.exit_code == 0);
   for (const char* key : {"`frame.frame_length_ms`", "`frame.padding`", "`mel.num_mel_bins`", "`mel.scale`",
                           "`log_floor`", "`mfcc.num_ceps`", "`cmvn.mode`", "`cmvn.stats_file`", "`deltas.order`"}) {
@@ -339,15 +340,15 @@ TEST_CASE("ossicle config-docs lists every feature key with its default", "[cli]
 
 TEST_CASE("ossicle cmvn-stats then global CMVN normalises the data set to zero mean", "[cli][cmvn]") {
   test::ScopedTempDir tmp;
-  const std::string files = Audio("yes_en-us_16k.wav") + " " + Audio("go-left_en-us_16k.wav");
+  const std::string files = TestAudio("yes_en-us_16k.wav") + " " + TestAudio("go-left_en-us_16k.wav");
   const fs::path stats = tmp.path() / "stats.json";
-  RunResult r = Run("cmvn-stats " + files + " --preset kaldi-mfcc --out " + stats.string());
+  RunResult r = RunOssicle("cmvn-stats " + files + " --preset kaldi-mfcc --out " + stats.string());
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("219 frames from 2 of 2 files, dim 13"));  // 109 + 110 frames
 
   // With the statistics of these very files, their normalised features have mean 0 and variance 1 over
   // both files together.
-  r = Run("features " + files + " --preset kaldi-mfcc --set cmvn.mode=global --set cmvn.normalize_variance=true" +
+  r = RunOssicle("features " + files + " --preset kaldi-mfcc --set cmvn.mode=global --set cmvn.normalize_variance=true" +
           " --set cmvn.stats_file=" + stats.string() + " --out-dir " + (tmp.path() / "f").string());
   REQUIRE(r.exit_code == 0);
   const NpyMatrix a = ReadNpy((tmp.path() / "f" / "yes_en-us_16k.npy").string());
@@ -367,14 +368,14 @@ TEST_CASE("ossicle cmvn-stats then global CMVN normalises the data set to zero m
   }
 
   // A bad file in the set is reported and skipped; the statistics come from the others.
-  r = Run("cmvn-stats " + files + " " + (tmp.path() / "missing.wav").string() + " --preset kaldi-mfcc --out " +
+  r = RunOssicle("cmvn-stats " + files + " " + (tmp.path() / "missing.wav").string() + " --preset kaldi-mfcc --out " +
           stats.string());
   CHECK(r.exit_code == 4);
   CHECK_THAT(r.out, Contains("from 2 of 3 files"));
   CHECK_THAT(r.err, Contains("missing.wav: cannot open"));
 
   // Statistics of another dimension are refused with the file named.
-  r = Run("features " + Audio("yes_en-us_16k.wav") + " --set cmvn.mode=global --set cmvn.stats_file=" +
+  r = RunOssicle("features " + TestAudio("yes_en-us_16k.wav") + " --set cmvn.mode=global --set cmvn.stats_file=" +
           stats.string());
   CHECK(r.exit_code == 5);
   CHECK_THAT(r.err, Contains(stats.string() + ": CMVN statistics have dim 13, the features have 40"));
@@ -385,7 +386,7 @@ TEST_CASE("every configuration in configs/features runs", "[cli][config]") {
   for (const auto& entry : fs::directory_iterator(std::string(OSSICLE_SOURCE_DIR) + "/configs/features")) {
     if (entry.path().extension() != ".yaml") continue;
     INFO(entry.path());
-    RunResult r = Run("features " + Audio("stop_en_16k.wav") + " --config " + entry.path().string());
+    RunResult r = RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --config " + entry.path().string());
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Contains("frames x"));
     ++n;

@@ -24,6 +24,7 @@
 #include "features/feature-config.h"
 #include "models/acoustic-model.h"
 #include "pipeline/audio-file-reader.h"
+#include "pipeline/graph-test-support.h"
 #include "support/alsa-file-devices.h"
 
 extern char** environ;
@@ -37,7 +38,6 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
-std::string TestAudio(const std::string& name) { return std::string(OSSICLE_SOURCE_DIR) + "/test-audio/" + name; }
 std::string LiveGraph() { return std::string(OSSICLE_SOURCE_DIR) + "/configs/graphs/live-keywords.yaml"; }
 
 // The live graph with its microphone replaced by a file source of the same rate: what `ossicle run` runs

@@ -14,6 +14,7 @@
 
 #include "apps/run-ossicle.h"
 #include "models/safetensors.h"
+#include "pipeline/graph-test-support.h"
 #include "pipeline/npy-file.h"
 #include "support/bad-audio-files.h"
 
@@ -24,8 +25,8 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using test::RunOssicle;
 using test::RunResult;
+using test::TestAudio;
 
-std::string Audio(const std::string& name) { return std::string(OSSICLE_SOURCE_DIR) + "/test-audio/" + name; }
 std::string TorchExport(const std::string& name) {
   return std::string(OSSICLE_TEST_DATA_DIR) + "/models/" + name + ".safetensors";
 }
@@ -238,10 +239,10 @@ TEST_CASE("ossicle model run --audio streams features through the model", "[cli]
   const std::string model = ImportLstmBi(tmp.path());
   auto run = [&](const std::string& extra, const std::string& name) {
     const fs::path out = tmp.path() / name;
-    const RunResult r = RunOssicle("model run " + model + " --audio " + Audio("stop_en_16k.wav") + " " + extra +
+    const RunResult r = RunOssicle("model run " + model + " --audio " + TestAudio("stop_en_16k.wav") + " " + extra +
                                    " --out " + out.string());
     REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.out, Contains(Audio("stop_en_16k.wav") + ": 107 frames x 12 classes -> " + out.string()));
+    CHECK_THAT(r.out, Contains(TestAudio("stop_en_16k.wav") + ": 107 frames x 12 classes -> " + out.string()));
     return ReadNpy(out.string());
   };
   // 107 = the feature frame count of the clip (`ossicle features` says so too); every row a distribution.
@@ -266,7 +267,7 @@ TEST_CASE("ossicle model run --audio streams features through the model", "[cli]
   // --audio computes the features exactly as `ossicle features` with the model's configuration does.
   const fs::path feats = tmp.path() / "feats.npy", from_feats = tmp.path() / "from-feats.npy";
   REQUIRE(
-      RunOssicle("features " + Audio("stop_en_16k.wav") + " --preset kaldi-fbank --out " + feats.string()).exit_code ==
+      RunOssicle("features " + TestAudio("stop_en_16k.wav") + " --preset kaldi-fbank --out " + feats.string()).exit_code ==
       0);
   REQUIRE(
       RunOssicle("model run " + model + " --mode offline --input " + feats.string() + " --out " + from_feats.string())
@@ -336,7 +337,7 @@ TEST_CASE("ossicle model info and run refuse damaged model files with exit code 
     INFO(c.path);
     for (const std::string& args :
          {"model info " + c.path, "model run " + c.path + " --input " + features.string() + " --out out.npy",
-          "model run " + c.path + " --audio " + Audio("stop_en_16k.wav") + " --out out.npy"}) {
+          "model run " + c.path + " --audio " + TestAudio("stop_en_16k.wav") + " --out out.npy"}) {
       INFO(args);
       const RunResult r = RunOssicle(args, dir);
       CHECK(r.exit_code == 5);
@@ -391,7 +392,7 @@ TEST_CASE("ossicle model: an attention-head model imports, describes itself, and
   r = RunOssicle("model info " + model);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("parameters: " + std::to_string(44812 + 8 * 64 + 8 + 8)));
-  r = RunOssicle("model run " + model + " --audio " + Audio("stop_en_16k.wav") + " --out " +
+  r = RunOssicle("model run " + model + " --audio " + TestAudio("stop_en_16k.wav") + " --out " +
                  (tmp.path() / "out.npy").string());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("streaming needs a model with a frame head; this model has an attention head"));
@@ -426,7 +427,7 @@ TEST_CASE("ossicle model run refuses inputs that do not fit the model", "[cli][m
   CHECK(r.exit_code == 5);
   CHECK_THAT(r.err, Contains(not_npy + ": not a .npy file (bad magic)"));
 
-  r = RunOssicle("model run " + model + " --audio " + Audio("stop_en_16k.wav") + " --out /nonexistent-dir/x.npy");
+  r = RunOssicle("model run " + model + " --audio " + TestAudio("stop_en_16k.wav") + " --out /nonexistent-dir/x.npy");
   CHECK(r.exit_code == 7);
   CHECK_THAT(r.err, Contains("/nonexistent-dir/x.npy: cannot open for writing"));
 

@@ -14,12 +14,7 @@ namespace {
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
-std::vector<nlohmann::json> JsonLines(const std::string& text) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using test::JsonLines;
 
 TEST_CASE("ossicle run: the feature-dump graph writes the features of `ossicle features`", "[cli][run]") {
   test::ScopedTempDir tmp;

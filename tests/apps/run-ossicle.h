@@ -55,6 +55,9 @@ inline RunResult RunOssicle(const std::string& args,
   return r;
 }
 
+// A path quoted for the shell text RunOssicle takes: 'path'.
+inline std::string Quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
 // Largest |a - b| over two .npy matrices of the same shape (REQUIREs the shapes to match).
 // The JSON objects of a JSON-lines text (empty lines skipped).
 inline std::vector<nlohmann::json> JsonLines(const std::string& text) {

@@ -29,10 +29,10 @@ using Catch::Matchers::Contains;
 using Json = nlohmann::json;
 using test::ReadTextFile;
 using test::RunResult;
+using test::Quoted;
 
 const std::string kAudio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio";
 
-std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 using test::JsonLines;
 
@@ -86,7 +86,7 @@ struct Fixture {
                          << "  - name: audio\n    type: source.file\n";
   }
   RunResult Spot(const std::string& args) {
-    return test::RunOssicle("spot " + Q(kAudio) + " --graph " + Q(graph) + " " + args, tmp.path());
+    return test::RunOssicle("spot " + Quoted(kAudio) + " --graph " + Quoted(graph) + " " + args, tmp.path());
   }
   RunResult Merge(const std::string& args) { return test::RunOssicle("merge " + args, tmp.path()); }
 };
@@ -148,7 +148,7 @@ TEST_CASE("shard: shards K/N of test-audio/ are disjoint, say which shard, and m
 
       // merge with the input list: the whole run's records, in its order.
       const std::string merged = "merged-" + by + "-" + std::to_string(n) + ".jsonl";
-      const RunResult m = f.Merge(merged + shard_paths + " --inputs " + Q(kAudio));
+      const RunResult m = f.Merge(merged + shard_paths + " --inputs " + Quoted(kAudio));
       REQUIRE(m.exit_code == 0);
       CHECK_THAT(m.err, Contains("merged " + std::to_string(files.size()) + " files (0 failed) from " +
                                  std::to_string(n) + " shard output"));
@@ -168,7 +168,7 @@ TEST_CASE("shard: merge reports missing and duplicated files with exit 8, unless
   REQUIRE(!second.empty());
 
   // Shard 2 left out: its files are missing.
-  RunResult r = f.Merge("m.jsonl s1.jsonl s3.jsonl --inputs " + Q(kAudio));
+  RunResult r = f.Merge("m.jsonl s1.jsonl s3.jsonl --inputs " + Quoted(kAudio));
   CHECK(r.exit_code == 8);
   for (const std::string& file : second) CHECK_THAT(r.err, Contains("missing: " + file + "\n"));
   CHECK_THAT(r.err, Contains(std::to_string(second.size()) + " missing; 0 duplicated"));
@@ -176,7 +176,7 @@ TEST_CASE("shard: merge reports missing and duplicated files with exit 8, unless
   CHECK(JsonLines(ReadTextFile(f.tmp.path() / "m.jsonl")).size() ==
         JsonLines(ReadTextFile(f.tmp.path() / "s1.jsonl")).size() +
             JsonLines(ReadTextFile(f.tmp.path() / "s3.jsonl")).size());
-  CHECK(f.Merge("m.jsonl s1.jsonl s3.jsonl --allow-missing --inputs " + Q(kAudio)).exit_code == 0);
+  CHECK(f.Merge("m.jsonl s1.jsonl s3.jsonl --allow-missing --inputs " + Quoted(kAudio)).exit_code == 0);
 
   // Shard 2 given twice (a task run twice): duplicated, first kept.
   r = f.Merge("d.jsonl s1.jsonl s2.jsonl s3.jsonl s2.jsonl");
@@ -236,7 +236,7 @@ TEST_CASE("shard: CSV shards merge under one header, with the shard column", "[c
                    ".csv")
                 .exit_code == 0);
   }
-  const RunResult r = f.Merge("m.csv s2.csv s1.csv --inputs " + Q(kAudio));
+  const RunResult r = f.Merge("m.csv s2.csv s1.csv --inputs " + Quoted(kAudio));
   REQUIRE(r.exit_code == 0);
   const std::string merged = ReadTextFile(f.tmp.path() / "m.csv");
   const std::string whole = ReadTextFile(f.tmp.path() / "all.csv");
@@ -264,7 +264,7 @@ TEST_CASE("shard: error records of a sharded run say which shard made them too",
   fs::create_directories(dir);
   fs::copy_file(kAudio + "/stop_en_16k.wav", dir / "a-good.wav");
   std::ofstream(dir / "b-broken.wav") << "not audio at all\n";
-  const RunResult r = test::RunOssicle("spot " + Q(dir) + " --graph " + Q(f.graph) + " --shard 1/1", f.tmp.path());
+  const RunResult r = test::RunOssicle("spot " + Quoted(dir) + " --graph " + Quoted(f.graph) + " --shard 1/1", f.tmp.path());
   CHECK(r.exit_code == 4);  // the broken file's audio error; the run goes on past it
   const std::vector<Json> records = JsonLines(r.out);
   REQUIRE(records.size() == 2);

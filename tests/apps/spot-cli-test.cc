@@ -38,11 +38,11 @@ namespace {
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using test::RunResult;
+using test::Quoted;
+using test::RunOssicle;
 using Json = nlohmann::json;
 
-RunResult Run(const std::string& args, const fs::path& dir = fs::current_path()) { return test::RunOssicle(args, dir); }
 
-std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 using test::JsonLines;
 
@@ -94,7 +94,7 @@ TEST_CASE("spot: good and bad files, a missing path: every input reported, exit 
   const fs::path graph = WriteGraph(tmp.path(), true);
   WriteCorpus(tmp.path(), true);
   // Relative inputs, run from the temporary folder: the records carry the paths as expanded.
-  RunResult r = Run("spot --graph " + Q(graph) + " corpus/good-1.wav missing.wav corpus", tmp.path());
+  RunResult r = RunOssicle("spot --graph " + Quoted(graph) + " corpus/good-1.wav missing.wav corpus", tmp.path());
   CHECK(r.exit_code == 4);
   const std::vector<Json> records = JsonLines(r.out);
   std::vector<std::string> order;
@@ -124,7 +124,7 @@ TEST_CASE("spot: good and bad files, a missing path: every input reported, exit 
   CHECK(r.err.find('\r') == std::string::npos);
 
   // All good: exit 0.
-  r = Run("spot --graph " + Q(graph) + " corpus/good-1.wav corpus/sub", tmp.path());
+  r = RunOssicle("spot --graph " + Quoted(graph) + " corpus/good-1.wav corpus/sub", tmp.path());
   CHECK(r.exit_code == 0);
   CHECK(JsonLines(r.out).size() == 2);
   CHECK(r.err.empty());
@@ -140,12 +140,12 @@ TEST_CASE("spot: glob patterns and folders", "[cli][batch]") {
     return out;
   };
   // Quoted: the pattern reaches ossicle unexpanded.
-  RunResult r = Run("spot --graph " + Q(graph) + " 'corpus/good-*.wav' 'corpus/**/*.flac'", tmp.path());
+  RunResult r = RunOssicle("spot --graph " + Quoted(graph) + " 'corpus/good-*.wav' 'corpus/**/*.flac'", tmp.path());
   CHECK(r.exit_code == 0);
   CHECK(files(r) == std::vector<std::string>{"corpus/good-1.wav", "corpus/good-2.wav", "corpus/sub/good-3.flac"});
   // A pattern that matches nothing and an empty folder are reported, not skipped.
   fs::create_directory(tmp.path() / "empty");
-  r = Run("spot --graph " + Q(graph) + " 'corpus/*.mp3' empty corpus/sub", tmp.path());
+  r = RunOssicle("spot --graph " + Quoted(graph) + " 'corpus/*.mp3' empty corpus/sub", tmp.path());
   CHECK(r.exit_code == 4);
   const auto records = JsonLines(r.out);
   REQUIRE(records.size() == 3);
@@ -165,8 +165,8 @@ TEST_CASE("spot: --jobs 2 writes the same records in the same order as --jobs 1"
                         SF_FORMAT_WAV | SF_FORMAT_PCM_16);
   }
   test::WriteTextFile(c);
-  const RunResult one = Run("spot --graph " + Q(graph) + " many --jobs 1 --out one.jsonl", tmp.path());
-  const RunResult two = Run("spot --graph " + Q(graph) + " many --jobs 2 --out two.jsonl", tmp.path());
+  const RunResult one = RunOssicle("spot --graph " + Quoted(graph) + " many --jobs 1 --out one.jsonl", tmp.path());
+  const RunResult two = RunOssicle("spot --graph " + Quoted(graph) + " many --jobs 2 --out two.jsonl", tmp.path());
   CHECK(one.exit_code == 4);
   CHECK(two.exit_code == 4);
   const std::string a = test::ReadTextFile(tmp.path() / "one.jsonl");
@@ -179,7 +179,7 @@ TEST_CASE("spot: CSV output", "[cli][batch]") {
   test::ScopedTempDir tmp;
   const fs::path graph = WriteGraph(tmp.path(), false);
   WriteCorpus(tmp.path(), true);
-  const RunResult r = Run("spot --graph " + Q(graph) + " corpus/good-1.wav corpus/empty-data.wav --format csv", tmp.path());
+  const RunResult r = RunOssicle("spot --graph " + Quoted(graph) + " corpus/good-1.wav corpus/empty-data.wav --format csv", tmp.path());
   CHECK(r.exit_code == 4);
   CHECK(r.out ==
         "type,file,keyword,start_s,end_s,score,duration_s,hits,warning,error,exit_code\n"
@@ -191,8 +191,8 @@ TEST_CASE("spot: --resume skips files already reported and keeps the output whol
   test::ScopedTempDir tmp;
   const fs::path graph = WriteGraph(tmp.path(), false);
   WriteCorpus(tmp.path(), true);
-  const std::string base = "spot --graph " + Q(graph) + " corpus --out out.jsonl";
-  RunResult r = Run(base, tmp.path());
+  const std::string base = "spot --graph " + Quoted(graph) + " corpus --out out.jsonl";
+  RunResult r = RunOssicle(base, tmp.path());
   REQUIRE(r.exit_code == 4);
   const std::string full = test::ReadTextFile(tmp.path() / "out.jsonl");
   CHECK_FALSE(fs::exists(tmp.path() / "out.jsonl.partial"));
@@ -204,7 +204,7 @@ TEST_CASE("spot: --resume skips files already reported and keeps the output whol
   for (int i = 0; i < 3; ++i) head += records[static_cast<size_t>(i)].dump() + "\n";
   fs::remove(tmp.path() / "out.jsonl");
   std::ofstream(tmp.path() / "out.jsonl.partial") << head << R"({"type":"summary","file":"corpus/n)";
-  r = Run(base + " --resume", tmp.path());
+  r = RunOssicle(base + " --resume", tmp.path());
   CHECK(r.exit_code == 4);  // corpus/empty-data.wav's error is among the kept records
   CHECK_THAT(r.err, Contains("resuming out.jsonl.partial: 3 files already reported (dropped 0 records of unfinished "
                              "files and 1 incomplete line)"));
@@ -216,17 +216,17 @@ TEST_CASE("spot: --resume skips files already reported and keeps the output whol
   CHECK_FALSE(fs::exists(tmp.path() / "out.jsonl.partial"));
 
   // --resume on a finished output: nothing to do, same result.
-  r = Run(base + " --resume", tmp.path());
+  r = RunOssicle(base + " --resume", tmp.path());
   CHECK(r.exit_code == 4);
   CHECK_THAT(r.err, Contains("resuming out.jsonl: 6 files already reported"));
   CHECK(JsonLines(test::ReadTextFile(tmp.path() / "out.jsonl")).size() == 6);
 
   // CSV resumes the same way.
-  r = Run(base + "2 --format csv", tmp.path());
+  r = RunOssicle(base + "2 --format csv", tmp.path());
   const std::string csv = test::ReadTextFile(tmp.path() / "out.jsonl2");
   std::ofstream(tmp.path() / "out.jsonl2.partial") << csv.substr(0, csv.size() / 2);
   fs::remove(tmp.path() / "out.jsonl2");
-  r = Run(base + "2 --format csv --resume", tmp.path());
+  r = RunOssicle(base + "2 --format csv --resume", tmp.path());
   CHECK(test::ReadTextFile(tmp.path() / "out.jsonl2") == csv);
 }
 
@@ -235,36 +235,36 @@ TEST_CASE("spot: configuration errors stop the run before any output exists", "[
   const fs::path graph = WriteGraph(tmp.path(), false);
   WriteCorpus(tmp.path(), false);
   // --resume needs a file.
-  RunResult r = Run("spot --graph " + Q(graph) + " corpus --resume", tmp.path());
+  RunResult r = RunOssicle("spot --graph " + Quoted(graph) + " corpus --resume", tmp.path());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("error: --resume needs an output file (--out FILE)"));
   CHECK(r.out.empty());
   // An output folder that does not exist.
-  r = Run("spot --graph " + Q(graph) + " corpus --out nowhere/out.jsonl", tmp.path());
+  r = RunOssicle("spot --graph " + Quoted(graph) + " corpus --out nowhere/out.jsonl", tmp.path());
   CHECK(r.exit_code == 7);
   CHECK_THAT(r.err, Contains("error: nowhere/out.jsonl.partial: cannot open for writing: No such file or directory"));
   // A broken graph: exit 3, no output file.
   std::ofstream(tmp.path() / "bad.yaml") << "stages:\n  - name: audio\n    type: source.fil\n";
-  r = Run("spot --graph bad.yaml corpus --out out.jsonl", tmp.path());
+  r = RunOssicle("spot --graph bad.yaml corpus --out out.jsonl", tmp.path());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("error: bad.yaml:") && Contains("unknown stage type 'source.fil'"));
   CHECK_FALSE(fs::exists(tmp.path() / "out.jsonl"));
   CHECK_FALSE(fs::exists(tmp.path() / "out.jsonl.partial"));
   // --model on a graph without a model stage.
-  r = Run("spot --graph " + Q(graph) + " corpus --model m.safetensors", tmp.path());
+  r = RunOssicle("spot --graph " + Quoted(graph) + " corpus --model m.safetensors", tmp.path());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("--model: " + graph.string() + " has no model stage"));
   // Bad option values are usage errors.
-  CHECK(Run("spot --graph " + Q(graph) + " corpus --jobs 0", tmp.path()).exit_code == 2);
-  CHECK(Run("spot --graph " + Q(graph) + " corpus --format xml", tmp.path()).exit_code == 2);
-  CHECK(Run("spot", tmp.path()).exit_code == 2);
+  CHECK(RunOssicle("spot --graph " + Quoted(graph) + " corpus --jobs 0", tmp.path()).exit_code == 2);
+  CHECK(RunOssicle("spot --graph " + Quoted(graph) + " corpus --format xml", tmp.path()).exit_code == 2);
+  CHECK(RunOssicle("spot", tmp.path()).exit_code == 2);
 }
 
 TEST_CASE("spot: --progress always draws the bar on stderr", "[cli][batch]") {
   test::ScopedTempDir tmp;
   const fs::path graph = WriteGraph(tmp.path(), false);
   WriteCorpus(tmp.path(), false);
-  const RunResult r = Run("spot --graph " + Q(graph) + " corpus --progress always", tmp.path());
+  const RunResult r = RunOssicle("spot --graph " + Quoted(graph) + " corpus --progress always", tmp.path());
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Contains("\r[") && Contains("3/3 files  100%") && Contains("3 files: 3 processed, 0 failed"));
   CHECK(JsonLines(r.out).size() == 3);  // stdout holds only records
@@ -273,7 +273,7 @@ TEST_CASE("spot: --progress always draws the bar on stderr", "[cli][batch]") {
 TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --threshold", "[cli][batch][threads]") {
   test::ScopedTempDir tmp;
   // A model with keyword labels (random weights from the PyTorch goldens: scores are arbitrary but fixed).
-  RunResult r = Run("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
+  RunResult r = RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
                         "/models/lstm_bi_2layer.safetensors --out kws.safetensors --labels "
                         "_silence_,yes,no,up,down,left,right,on,off,stop,go,_unknown_",
                     tmp.path());
@@ -281,8 +281,8 @@ TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --thr
   const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";
   const std::string args = "spot " + audio + "yes_en-us_16k.wav " + audio + "stop_en_16k.wav " + audio +
                            "no_en-gb-x-rp_16k.wav --model kws.safetensors --keywords yes,no --threshold 0.05";
-  const RunResult one = Run(args + " --jobs 1", tmp.path());
-  const RunResult two = Run(args + " --jobs 2", tmp.path());
+  const RunResult one = RunOssicle(args + " --jobs 1", tmp.path());
+  const RunResult two = RunOssicle(args + " --jobs 2", tmp.path());
   CHECK(one.exit_code == 0);
   CHECK(two.out == one.out);
   const auto records = JsonLines(one.out);
@@ -305,14 +305,14 @@ TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --thr
   }
   CHECK(total > 0);
   // --keywords takes one list per occurrence (repeatable): inputs may follow it, and the lists add up.
-  const RunResult split = Run("spot --keywords yes " + audio + "yes_en-us_16k.wav --keywords no " + audio +
+  const RunResult split = RunOssicle("spot --keywords yes " + audio + "yes_en-us_16k.wav --keywords no " + audio +
                                   "stop_en_16k.wav " + audio +
                                   "no_en-gb-x-rp_16k.wav --model kws.safetensors --threshold 0.05 --jobs 1",
                               tmp.path());
   CHECK(split.exit_code == 0);
   CHECK(split.out == one.out);
   // A keyword the model does not have is a configuration error, before any output.
-  r = Run("spot " + audio + "yes_en-us_16k.wav --model kws.safetensors --keywords maybe --out o.jsonl", tmp.path());
+  r = RunOssicle("spot " + audio + "yes_en-us_16k.wav --model kws.safetensors --keywords maybe --out o.jsonl", tmp.path());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("maybe"));
   CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
@@ -389,7 +389,7 @@ TEST_CASE("spot --resume after kill -9 half-way through 1000 files reports every
     std::ofstream(partial, std::ios::app) << R"({"type":"summary","file":"corpus/clip-9)";
   }
 
-  const RunResult r = Run("spot --graph " + Q(graph) + " corpus --out out.jsonl --jobs 2 --resume", tmp.path());
+  const RunResult r = RunOssicle("spot --graph " + Quoted(graph) + " corpus --out out.jsonl --jobs 2 --resume", tmp.path());
   CHECK(r.exit_code == 0);
   if (killed) CHECK_THAT(r.err, Contains("resuming out.jsonl.partial: "));
   CHECK_FALSE(fs::exists(partial));

@@ -3,7 +3,7 @@
 //   /usr/bin/python3 numpy_logmel.py speech_16k.wav --style kaldi --n-mels 40 -o speech_16k.kaldi40.npy
 //   ... --no-snip-edges -> *.kaldi40-nosnip.npy;  --style librosa --n-mels 80 -> *.librosa80.npy
 // The reference computes in float64; we compute in float64 and store float32. Tolerance: 1e-3 absolute per
-// log coefficient is the issue's bound; see kTolerance. The observed error is printed as a warning.
+// log coefficient is the issue's bound; see kReferenceTolerance. The observed error is printed as a warning.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -47,14 +47,14 @@ void CheckAgainstGolden(const FeatureConfig& config, const std::string& wav, con
 
 // The issue allows 1e-3; computing in double and rounding once to float32 gives ~0 (observed: 0 on all
 // 15 goldens), so hold the implementation to the float32 resolution of values around |20|.
-constexpr double kTolerance = 1e-5;
+constexpr double kReferenceTolerance = 1e-5;
 const char* kInputs[] = {"speech_16k", "noise_16k", "tone_16k"};
 
 TEST_CASE("Kaldi-style fbank matches the numpy reference", "[features][reference]") {
   for (const char* in : kInputs) {
     for (int bins : {40, 80}) {
       CheckAgainstGolden(FeatureConfig::KaldiFbank(bins), std::string(in) + ".wav",
-                         std::string(in) + ".kaldi" + std::to_string(bins) + ".npy", kTolerance);
+                         std::string(in) + ".kaldi" + std::to_string(bins) + ".npy", kReferenceTolerance);
     }
   }
 }
@@ -63,7 +63,7 @@ TEST_CASE("Kaldi-style fbank without snip-edges matches the numpy reference", "[
   FeatureConfig c = FeatureConfig::KaldiFbank(40);
   c.frame.padding = FramePadding::kKaldiReflect;
   for (const char* in : kInputs) {
-    CheckAgainstGolden(c, std::string(in) + ".wav", std::string(in) + ".kaldi40-nosnip.npy", kTolerance);
+    CheckAgainstGolden(c, std::string(in) + ".wav", std::string(in) + ".kaldi40-nosnip.npy", kReferenceTolerance);
   }
 }
 
@@ -71,7 +71,7 @@ TEST_CASE("librosa-style log-mel matches the numpy reference", "[features][refer
   for (const char* in : kInputs) {
     for (int bins : {40, 80}) {
       CheckAgainstGolden(FeatureConfig::LibrosaLogMel(bins), std::string(in) + ".wav",
-                         std::string(in) + ".librosa" + std::to_string(bins) + ".npy", kTolerance);
+                         std::string(in) + ".librosa" + std::to_string(bins) + ".npy", kReferenceTolerance);
     }
   }
 }

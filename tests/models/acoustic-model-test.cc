@@ -8,6 +8,7 @@
 
 #include "features/errors.h"
 #include "models/acoustic-model.h"
+#include "models/golden-case.h"
 #include "models/model-stream.h"
 #include "models/safetensors.h"
 #include "support/bad-audio-files.h"
@@ -16,8 +17,6 @@ namespace ossicle {
 namespace {
 
 using Catch::Contains;
-std::string Data(const std::string& name) { return std::string(OSSICLE_TEST_DATA_DIR) + "/models/" + name; }
-
 TEST_CASE("import-torch infers the architecture from a state_dict export", "[models][file]") {
   struct Case {
     const char* file;
@@ -37,7 +36,7 @@ TEST_CASE("import-torch infers the architecture from a state_dict export", "[mod
   for (const Case& c : cases) {
     INFO(c.file);
     std::vector<std::string> ignored;
-    auto m = AcousticModel::ImportTorch(Data(c.file), FeatureConfig::KaldiFbank(c.input), {}, &ignored);
+    auto m = AcousticModel::ImportTorch(test::ModelTestData(c.file), FeatureConfig::KaldiFbank(c.input), {}, &ignored);
     const ModelArchitecture& a = m->Architecture();
     CHECK(a.cell == c.cell);
     CHECK(a.input_size == c.input);
@@ -60,7 +59,7 @@ TEST_CASE("a saved model loads back with the same outputs and metadata", "[model
   features.deltas.order = 1;
   std::vector<std::string> labels;
   for (int i = 0; i < 12; ++i) labels.push_back("class-" + std::to_string(i));
-  auto imported = AcousticModel::ImportTorch(Data("lstm_bi_2layer.safetensors"), features, labels);
+  auto imported = AcousticModel::ImportTorch(test::ModelTestData("lstm_bi_2layer.safetensors"), features, labels);
   const std::string path = (tmp.path() / "model.safetensors").string();
   imported->Save(path);
   auto loaded = AcousticModel::Load(path);
@@ -88,15 +87,15 @@ TEST_CASE("a saved model loads back with the same outputs and metadata", "[model
 TEST_CASE("model file errors name the file and the problem", "[models][file][errors]") {
   test::ScopedTempDir tmp;
   // A plain PyTorch export is not an ossicle model: the message says what to do.
-  CHECK_THROWS_WITH(AcousticModel::Load(Data("lstm_uni_1layer.safetensors")),
+  CHECK_THROWS_WITH(AcousticModel::Load(test::ModelTestData("lstm_uni_1layer.safetensors")),
                     Contains("lstm_uni_1layer.safetensors: no 'format' in the metadata") &&
                         Contains("ossicle model import-torch"));
   CHECK_THROWS_AS(AcousticModel::Load((tmp.path() / "missing.safetensors").string()), Error);
-  CHECK_THROWS_WITH(AcousticModel::ImportTorch(Data("lstm_uni_1layer.safetensors"), FeatureConfig{}, {"a", "b"}),
+  CHECK_THROWS_WITH(AcousticModel::ImportTorch(test::ModelTestData("lstm_uni_1layer.safetensors"), FeatureConfig{}, {"a", "b"}),
                     Contains("2 labels given for a model with 6 classes"));
 
   // A tensor of the wrong shape, written into an otherwise valid model file.
-  auto m = AcousticModel::ImportTorch(Data("lstm_uni_1layer.safetensors"), FeatureConfig::KaldiFbank(5), {});
+  auto m = AcousticModel::ImportTorch(test::ModelTestData("lstm_uni_1layer.safetensors"), FeatureConfig::KaldiFbank(5), {});
   const std::string good = (tmp.path() / "good.safetensors").string();
   m->Save(good);
   SafetensorsFile f = SafetensorsFile::Open(good);

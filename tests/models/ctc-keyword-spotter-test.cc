@@ -15,27 +15,27 @@ namespace {
 
 using test::HasMessage;
 
-constexpr double kShift = 0.02;
-const std::vector<std::string> kTokens = {"<blank>", "|", "e", "n", "o", "s", "y"};
+constexpr double kSpotterShift = 0.02;
+const std::vector<std::string> kSpotterTokens = {"<blank>", "|", "e", "n", "o", "s", "y"};
 
-int Id(char c) {
+int SpotterId(char c) {
   if (c == '_') return 0;
-  for (size_t i = 1; i < kTokens.size(); ++i) {
-    if (kTokens[i][0] == c) return static_cast<int>(i);
+  for (size_t i = 1; i < kSpotterTokens.size(); ++i) {
+    if (kSpotterTokens[i][0] == c) return static_cast<int>(i);
   }
   throw std::logic_error("no token");
 }
 
 // One frame per character ('_' = blank): that token at `peak`, the others share the rest.
-MatrixF PathPosteriors(const std::string& path, float peak = 0.8f) {
-  const auto n = static_cast<Eigen::Index>(kTokens.size());
+MatrixF SpotterPathPosteriors(const std::string& path, float peak = 0.8f) {
+  const auto n = static_cast<Eigen::Index>(kSpotterTokens.size());
   MatrixF p = MatrixF::Constant(static_cast<Eigen::Index>(path.size()), n, (1.0f - peak) / static_cast<float>(n - 1));
-  for (size_t f = 0; f < path.size(); ++f) p(static_cast<Eigen::Index>(f), Id(path[f])) = peak;
+  for (size_t f = 0; f < path.size(); ++f) p(static_cast<Eigen::Index>(f), SpotterId(path[f])) = peak;
   return p.array().log().matrix();
 }
 
 std::vector<KeywordHit> SpotAll(const CtcKeywordSpotterConfig& config, const MatrixF& lp) {
-  CtcKeywordSpotter s(config, kTokens, kShift);
+  CtcKeywordSpotter s(config, kSpotterTokens, kSpotterShift);
   std::vector<KeywordHit> hits = s.AcceptFrames(lp, 0);
   for (KeywordHit& h : s.InputFinished()) hits.push_back(h);
   return hits;
@@ -75,14 +75,14 @@ double BruteForceWindow(const MatrixF& lp, int64_t first, int64_t last, const st
 
 TEST_CASE("a keyword spoken once gives one hit over its frames", "[models][ctc_kws]") {
   //                                       0123456789012
-  const MatrixF lp = PathPosteriors("___y__e_s____");
+  const MatrixF lp = SpotterPathPosteriors("___y__e_s____");
   const std::vector<KeywordHit> hits = SpotAll(Keywords("yes"), lp);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].keyword == "yes");
-  CHECK(hits[0].start_s == Approx(3 * kShift));
-  CHECK(hits[0].end_s == Approx(9 * kShift));
+  CHECK(hits[0].start_s == Approx(3 * kSpotterShift));
+  CHECK(hits[0].end_s == Approx(9 * kSpotterShift));
   // The score is the per-token geometric mean of the window's CTC probability.
-  const double p = BruteForceWindow(lp, 3, 8, {Id('y'), Id('e'), Id('s')});
+  const double p = BruteForceWindow(lp, 3, 8, {SpotterId('y'), SpotterId('e'), SpotterId('s')});
   CHECK(p > std::pow(0.8, 6));  // more than the one obvious alignment
   CHECK(hits[0].score == Approx(std::cbrt(p)).epsilon(1e-6));
 }
@@ -91,13 +91,13 @@ TEST_CASE("CTC keyword scores match brute force on random posteriors", "[models]
   // Every window of a short random sequence: the spotter's best window score, recomputed by enumeration.
   std::mt19937 rng(5);
   std::normal_distribution<float> d(0.0f, 2.0f);
-  MatrixF lp(7, static_cast<Eigen::Index>(kTokens.size()));
+  MatrixF lp(7, static_cast<Eigen::Index>(kSpotterTokens.size()));
   for (Eigen::Index i = 0; i < lp.size(); ++i) lp.data()[i] = d(rng);
   for (Eigen::Index r = 0; r < lp.rows(); ++r) {
     const float m = lp.row(r).maxCoeff();
     lp.row(r).array() -= m + std::log((lp.row(r).array() - m).exp().sum());
   }
-  const std::vector<int> label = {Id('n'), Id('o')};
+  const std::vector<int> label = {SpotterId('n'), SpotterId('o')};
   double best = 0.0;
   for (int64_t first = 0; first < 7; ++first) {
     for (int64_t last = first + 1; last < 7; ++last) best = std::max(best, BruteForceWindow(lp, first, last, label));
@@ -111,7 +111,7 @@ TEST_CASE("CTC keyword scores match brute force on random posteriors", "[models]
 }
 
 TEST_CASE("a keyword that is not said gives no hit; thresholds per keyword", "[models][ctc_kws]") {
-  const MatrixF lp = PathPosteriors("___y__e_s____");
+  const MatrixF lp = SpotterPathPosteriors("___y__e_s____");
   CHECK(SpotAll(Keywords("no"), lp).empty());
   CHECK(SpotAll(Keywords("yeses"), lp).empty());
   CtcKeywordSpotterConfig c = Keywords("yes,no");
@@ -122,32 +122,32 @@ TEST_CASE("a keyword that is not said gives no hit; thresholds per keyword", "[m
 }
 
 TEST_CASE("CTC's repeat rule: a doubled letter needs a blank in between", "[models][ctc_kws]") {
-  CHECK(SpotAll(Keywords("noon"), PathPosteriors("__n_o_o_n__")).size() == 1);
-  CHECK(SpotAll(Keywords("noon"), PathPosteriors("__n_ooo_n__")).empty());  // reads "non"
-  CHECK(SpotAll(Keywords("non"), PathPosteriors("__n_ooo_n__")).size() == 1);
+  CHECK(SpotAll(Keywords("noon"), SpotterPathPosteriors("__n_o_o_n__")).size() == 1);
+  CHECK(SpotAll(Keywords("noon"), SpotterPathPosteriors("__n_ooo_n__")).empty());  // reads "non"
+  CHECK(SpotAll(Keywords("non"), SpotterPathPosteriors("__n_ooo_n__")).size() == 1);
 }
 
 TEST_CASE("keywords of several words use the word separator", "[models][ctc_kws]") {
   //                                                    0123456789012345
-  const std::vector<KeywordHit> hits = SpotAll(Keywords("no yes"), PathPosteriors("__n_o_|_y_e_s___"));
+  const std::vector<KeywordHit> hits = SpotAll(Keywords("no yes"), SpotterPathPosteriors("__n_o_|_y_e_s___"));
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].keyword == "no yes");
-  CHECK(hits[0].start_s == Approx(2 * kShift));
-  CHECK(hits[0].end_s == Approx(13 * kShift));
+  CHECK(hits[0].start_s == Approx(2 * kSpotterShift));
+  CHECK(hits[0].end_s == Approx(13 * kSpotterShift));
 }
 
 TEST_CASE("CTC keywords: suppression and maximum duration", "[models][ctc_kws]") {
   // "yes" twice, 10 frames (0.2 s) apart.
-  const MatrixF close = PathPosteriors("__y_e_s_____y_e_s___");
+  const MatrixF close = SpotterPathPosteriors("__y_e_s_____y_e_s___");
   CtcKeywordSpotterConfig c = Keywords("yes");
   CHECK(SpotAll(c, close).size() == 1);
   c.suppression_ms = 100;
   const std::vector<KeywordHit> two = SpotAll(c, close);
   REQUIRE(two.size() == 2);
-  CHECK(two[1].start_s == Approx(12 * kShift));
+  CHECK(two[1].start_s == Approx(12 * kSpotterShift));
 
   // Spoken slowly: the window spans 13 frames = 0.26 s.
-  const MatrixF slow = PathPosteriors("__y_____e_____s__", 0.9f);
+  const MatrixF slow = SpotterPathPosteriors("__y_____e_____s__", 0.9f);
   c.max_duration_ms = 300;
   CHECK(SpotAll(c, slow).size() == 1);
   c.max_duration_ms = 200;
@@ -160,7 +160,7 @@ TEST_CASE("CTC keywords: any chunking gives the same hits", "[models][ctc_kws][s
   const char* words[] = {"y_e_s", "n_o", "s_e_e", "o_n_e_s"};
   std::uniform_int_distribution<int> pick(0, 3), pause(2, 30);
   while (path.size() < 600) path += std::string(static_cast<size_t>(pause(rng)), '_') + words[pick(rng)];
-  MatrixF lp = PathPosteriors(path, 0.7f);
+  MatrixF lp = SpotterPathPosteriors(path, 0.7f);
   std::normal_distribution<float> noise(0.0f, 0.4f);
   for (Eigen::Index i = 0; i < lp.size(); ++i) lp.data()[i] += noise(rng);
   for (Eigen::Index r = 0; r < lp.rows(); ++r) {
@@ -175,7 +175,7 @@ TEST_CASE("CTC keywords: any chunking gives the same hits", "[models][ctc_kws][s
   for (uint32_t seed : {1u, 2u}) {
     for (int max_chunk : {1, 9, 100}) {
       INFO("seed " << seed << ", chunks up to " << max_chunk);
-      CtcKeywordSpotter s(c, kTokens, kShift);
+      CtcKeywordSpotter s(c, kSpotterTokens, kSpotterShift);
       std::mt19937 chunk_rng(seed);
       std::uniform_int_distribution<int> len(0, max_chunk);
       std::vector<KeywordHit> hits;
@@ -198,22 +198,22 @@ TEST_CASE("CTC keywords: any chunking gives the same hits", "[models][ctc_kws][s
 }
 
 TEST_CASE("a gap ends the windows; times stay absolute", "[models][ctc_kws]") {
-  CtcKeywordSpotter s(Keywords("yes"), kTokens, kShift);
+  CtcKeywordSpotter s(Keywords("yes"), kSpotterTokens, kSpotterShift);
   // "y_e" then a gap, then "s": the keyword must not be found across the gap.
-  CHECK(s.AcceptFrames(PathPosteriors("__y_e"), 0).empty());
-  CHECK(s.AcceptFrames(PathPosteriors("s___"), 100).empty());
+  CHECK(s.AcceptFrames(SpotterPathPosteriors("__y_e"), 0).empty());
+  CHECK(s.AcceptFrames(SpotterPathPosteriors("s___"), 100).empty());
   CHECK(s.InputFinished().empty());
-  std::vector<KeywordHit> hits = s.AcceptFrames(PathPosteriors("__y_e_s__"), 500);
+  std::vector<KeywordHit> hits = s.AcceptFrames(SpotterPathPosteriors("__y_e_s__"), 500);
   for (KeywordHit& h : s.InputFinished()) hits.push_back(h);
   REQUIRE(hits.size() == 1);
-  CHECK(hits[0].start_s == Approx(502 * kShift));
+  CHECK(hits[0].start_s == Approx(502 * kSpotterShift));
   s.Reset();
   CHECK(s.NumFramesAccepted() == 0);
-  CHECK(s.KeywordTokens() == std::vector<std::vector<int>>{{Id('y'), Id('e'), Id('s')}});
+  CHECK(s.KeywordTokens() == std::vector<std::vector<int>>{{SpotterId('y'), SpotterId('e'), SpotterId('s')}});
 }
 
 TEST_CASE("CTC keyword spotter errors name the field", "[models][ctc_kws][errors]") {
-  const auto make = [](const CtcKeywordSpotterConfig& c) { CtcKeywordSpotter s(c, kTokens, kShift); };
+  const auto make = [](const CtcKeywordSpotterConfig& c) { CtcKeywordSpotter s(c, kSpotterTokens, kSpotterShift); };
   CHECK_THROWS_MATCHES(make(Keywords("")), ConfigError, HasMessage("expected at least one keyword", "ctc_keywords.keywords"));
   CHECK_THROWS_MATCHES(make(Keywords("yes,,no")), ConfigError, HasMessage("an empty keyword", "ctc_keywords.keywords"));
   CHECK_THROWS_MATCHES(make(Keywords("yes,yes")), ConfigError, HasMessage("'yes' given twice", "ctc_keywords.keywords"));
@@ -236,7 +236,7 @@ TEST_CASE("CTC keyword spotter errors name the field", "[models][ctc_kws][errors
   c = Keywords("yes");
   c.suppression_ms = -1;
   CHECK_THROWS_MATCHES(make(c), ConfigError, HasMessage("suppression_ms = -1; expected >= 0", "ctc_keywords."));
-  CtcKeywordSpotter s(Keywords("yes"), kTokens, kShift);
+  CtcKeywordSpotter s(Keywords("yes"), kSpotterTokens, kSpotterShift);
   CHECK_THROWS_MATCHES(s.AcceptFrames(MatrixF::Constant(2, 3, -1.0f), 0), ModelFormatError,
                        HasMessage("have 3 columns; expected 7"));
 }

@@ -13,6 +13,11 @@
 
 namespace ossicle::test {
 
+// A file of tests/data/models (the goldens and the small model files).
+inline std::string ModelTestData(const std::string& name) {
+  return std::string(OSSICLE_TEST_DATA_DIR) + "/models/" + name;
+}
+
 struct GoldenCase {
   SafetensorsFile file;
   ModelArchitecture arch;

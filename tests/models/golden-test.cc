@@ -19,8 +19,6 @@ namespace {
 constexpr double kTolerance = 1e-5;
 
 using test::GoldenCase;
-GoldenCase LoadCase(const std::string& path) { return test::LoadGoldenCase(path); }
-
 // Max |got - want| over every frame, padding included (PyTorch's values there: zeros for rnn_output, the
 // head applied to zeros for logits and log_probs); rnn_output must be exactly zero past each length.
 void Compare(const std::string& what, const MatrixF& got, const std::vector<double>& want,
@@ -49,7 +47,7 @@ void Compare(const std::string& what, const MatrixF& got, const std::vector<doub
 
 void CheckCase(const std::string& path) {
   INFO(path);
-  GoldenCase c = LoadCase(path);
+  GoldenCase c = test::LoadGoldenCase(path);
   auto model = AcousticModel::FromTensors(
       c.arch, [&](const std::string& name, std::vector<int64_t> shape) { return c.file.ReadFloat(name, shape); },
       path);
@@ -72,19 +70,17 @@ void CheckCase(const std::string& path) {
   }
 }
 
-std::string Data(const std::string& name) { return std::string(OSSICLE_TEST_DATA_DIR) + "/models/" + name; }
-
 TEST_CASE("LSTM, 1 layer, unidirectional matches PyTorch", "[models][golden]") {
-  CheckCase(Data("lstm_uni_1layer.safetensors"));
+  CheckCase(test::ModelTestData("lstm_uni_1layer.safetensors"));
 }
 TEST_CASE("LSTM, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden][threads]") {
-  CheckCase(Data("lstm_bi_2layer.safetensors"));
+  CheckCase(test::ModelTestData("lstm_bi_2layer.safetensors"));
 }
 TEST_CASE("GRU, 2 layers, bidirectional, padded batch matches PyTorch", "[models][golden][threads]") {
-  CheckCase(Data("gru_bi_2layer.safetensors"));
+  CheckCase(test::ModelTestData("gru_bi_2layer.safetensors"));
 }
 TEST_CASE("GRU, 2 layers, unidirectional, padded batch matches PyTorch", "[models][golden]") {
-  CheckCase(Data("gru_uni_2layer.safetensors"));
+  CheckCase(test::ModelTestData("gru_uni_2layer.safetensors"));
 }
 TEST_CASE("LSTM, 3 layers, H=128, bidirectional matches PyTorch", "[models][golden][threads]") {
   const std::string path = std::string(OSSICLE_SHARED_DIR) + "/reference/lstm/lstm_bi_3layer_h128.safetensors";

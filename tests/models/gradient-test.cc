@@ -22,8 +22,6 @@ namespace {
 
 using test::HasMessage;
 
-std::string Data(const std::string& name) { return std::string(OSSICLE_TEST_DATA_DIR) + "/models/" + name; }
-
 // Compares one tensor: max |got - want| must be within `tolerance` * max |want| (a relative tolerance that
 // is not thrown off by individual values near zero). Prints the worst index with both values.
 template <class Got>
@@ -46,12 +44,10 @@ void CompareTensor(const std::string& what, const Got& got, const std::vector<do
 }
 
 using test::GoldenCase;
-GoldenCase LoadCase(const std::string& path) { return test::LoadGoldenCase(path); }
-
 // Losses within 1e-5 relative, gradients of every parameter and of the input within 1e-4 of the largest.
 void CheckAgainstPyTorch(const std::string& path, int num_threads) {
   INFO(path << " with " << num_threads << " thread(s)");
-  GoldenCase c = LoadCase(path);
+  GoldenCase c = test::LoadGoldenCase(path);
   auto model = AcousticModel::FromTensors(
       c.arch, [&](const std::string& name, std::vector<int64_t> shape) { return c.file.ReadFloat(name, shape); },
       path);
@@ -97,15 +93,15 @@ void CheckAgainstPyTorch(const std::string& path, int num_threads) {
 
 TEST_CASE("losses and gradients match PyTorch's on every reference case", "[models][training]") {
   for (const char* name : {"lstm_uni_1layer", "lstm_bi_2layer", "gru_bi_2layer", "gru_uni_2layer"}) {
-    CheckAgainstPyTorch(Data(std::string(name) + ".safetensors"), 1);
+    CheckAgainstPyTorch(test::ModelTestData(std::string(name) + ".safetensors"), 1);
   }
   // Two threads run the directions in parallel.
-  CheckAgainstPyTorch(Data("lstm_bi_2layer.safetensors"), 2);
-  CheckAgainstPyTorch(Data("gru_bi_2layer.safetensors"), 2);
+  CheckAgainstPyTorch(test::ModelTestData("lstm_bi_2layer.safetensors"), 2);
+  CheckAgainstPyTorch(test::ModelTestData("gru_bi_2layer.safetensors"), 2);
 }
 
 TEST_CASE("the attention head's loss and gradients match PyTorch's", "[models][training]") {
-  const std::string path = Data("training_golden.safetensors");
+  const std::string path = test::ModelTestData("training_golden.safetensors");
   const SafetensorsFile file = SafetensorsFile::Open(path);
   ModelArchitecture arch{.cell = CellType::kLstm, .input_size = 4, .hidden_size = 3, .num_layers = 1,
                          .bidirectional = true, .num_classes = 3, .head = HeadType::kAttention,

@@ -16,7 +16,7 @@ namespace {
 
 using test::HasMessage;
 
-constexpr double kShift = 0.010;
+constexpr double kKwsShift = 0.010;
 const std::vector<std::string> kLabels = {"_silence_", "_unknown_", "yes", "no", "hey", "ossicle"};
 
 // Posteriors [frames, labels]: silence at 1 - 5 * 0.02 and every other label at 0.02, except in the
@@ -39,16 +39,16 @@ MatrixF Posteriors(int64_t frames, const std::vector<Block>& blocks) {
   return p.array().log().matrix();
 }
 
-std::vector<KeywordHit> DecodeAll(const KwsDecoderConfig& config, const MatrixF& log_probs) {
-  KwsDecoder d(config, kLabels, kShift);
+std::vector<KeywordHit> DecodeHits(const KwsDecoderConfig& config, const MatrixF& log_probs) {
+  KwsDecoder d(config, kLabels, kKwsShift);
   std::vector<KeywordHit> hits = d.AcceptFrames(log_probs, 0);
   for (KeywordHit& h : d.InputFinished()) hits.push_back(h);
   return hits;
 }
 
-std::vector<KeywordHit> DecodeChunked(const KwsDecoderConfig& config, const MatrixF& log_probs, int max_chunk,
+std::vector<KeywordHit> DecodeHitsChunked(const KwsDecoderConfig& config, const MatrixF& log_probs, int max_chunk,
                                       uint32_t seed) {
-  KwsDecoder d(config, kLabels, kShift);
+  KwsDecoder d(config, kLabels, kKwsShift);
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> len(0, max_chunk);
   std::vector<KeywordHit> hits;
@@ -76,7 +76,7 @@ void RequireSameHits(const std::vector<KeywordHit>& a, const std::vector<Keyword
 TEST_CASE("one keyword spoken once gives exactly one hit at its time", "[models][kws]") {
   // "yes" on frames 100..129 (1.00 s to 1.30 s) at 0.9.
   const MatrixF lp = Posteriors(300, {{2, 100, 129, 0.9f}});
-  const std::vector<KeywordHit> hits = DecodeAll(KwsDecoderConfig{}, lp);
+  const std::vector<KeywordHit> hits = DecodeHits(KwsDecoderConfig{}, lp);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].keyword == "yes");
   // The span edges come from the raw posteriors (0.9 >= 0.25 = span_fraction * threshold, 0.02 < 0.25).
@@ -89,7 +89,7 @@ TEST_CASE("one keyword spoken once gives exactly one hit at its time", "[models]
 TEST_CASE("a keyword held for a second still gives one hit", "[models][kws]") {
   // tflite-micro's test feeds the same "yes" result every 100 ms; here "yes" is high for 1 s.
   const MatrixF lp = Posteriors(400, {{2, 50, 149, 0.95f}});
-  const std::vector<KeywordHit> hits = DecodeAll(KwsDecoderConfig{}, lp);
+  const std::vector<KeywordHit> hits = DecodeHits(KwsDecoderConfig{}, lp);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].start_s == Approx(0.50).margin(1e-9));
   CHECK(hits[0].end_s == Approx(1.50).margin(1e-9));
@@ -99,16 +99,16 @@ TEST_CASE("a score below the threshold gives no hit", "[models][kws]") {
   const MatrixF lp = Posteriors(300, {{2, 100, 129, 0.45f}});
   KwsDecoderConfig config;
   config.threshold = 0.5;
-  CHECK(DecodeAll(config, lp).empty());
+  CHECK(DecodeHits(config, lp).empty());
   config.threshold = 0.44;
-  CHECK(DecodeAll(config, lp).size() == 1);
+  CHECK(DecodeHits(config, lp).size() == 1);
 }
 
 TEST_CASE("per-keyword thresholds override the common one", "[models][kws]") {
   const MatrixF lp = Posteriors(500, {{2, 100, 129, 0.9f}, {3, 300, 329, 0.9f}});
   KwsDecoderConfig config;
   config.keyword_thresholds = "yes=0.95";
-  const std::vector<KeywordHit> hits = DecodeAll(config, lp);
+  const std::vector<KeywordHit> hits = DecodeHits(config, lp);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].keyword == "no");
   CHECK(hits[0].start_s == Approx(3.00).margin(1e-9));
@@ -120,19 +120,19 @@ TEST_CASE("suppression: closer than suppression_ms gives one hit, farther gives 
   // Triggers 0.85 s apart: the second "yes" starts after the first event has ended (window_ms after the
   // first block's smoothed posterior fell), so only suppression can remove it.
   const MatrixF close = Posteriors(500, {{2, 100, 129, 0.9f}, {2, 185, 214, 0.9f}});
-  const std::vector<KeywordHit> one = DecodeAll(config, close);
+  const std::vector<KeywordHit> one = DecodeHits(config, close);
   REQUIRE(one.size() == 1);
   CHECK(one[0].start_s == Approx(1.00).margin(1e-9));
 
   KwsDecoderConfig no_suppression = config;
   no_suppression.suppression_ms = 0.0;
-  const std::vector<KeywordHit> both = DecodeAll(no_suppression, close);
+  const std::vector<KeywordHit> both = DecodeHits(no_suppression, close);
   REQUIRE(both.size() == 2);
   CHECK(both[1].start_s == Approx(1.85).margin(1e-9));
 
   // Triggers 2 s apart.
   const MatrixF far = Posteriors(600, {{2, 100, 129, 0.9f}, {2, 300, 329, 0.9f}});
-  const std::vector<KeywordHit> two = DecodeAll(config, far);
+  const std::vector<KeywordHit> two = DecodeHits(config, far);
   REQUIRE(two.size() == 2);
   CHECK(two[0].start_s == Approx(1.00).margin(1e-9));
   CHECK(two[1].start_s == Approx(3.00).margin(1e-9));
@@ -141,9 +141,9 @@ TEST_CASE("suppression: closer than suppression_ms gives one hit, farther gives 
 TEST_CASE("suppression scope: per keyword or across keywords", "[models][kws]") {
   const MatrixF lp = Posteriors(500, {{2, 100, 129, 0.9f}, {3, 185, 214, 0.9f}});
   KwsDecoderConfig config;
-  CHECK(DecodeAll(config, lp).size() == 2);  // "no" is not suppressed by "yes"
+  CHECK(DecodeHits(config, lp).size() == 2);  // "no" is not suppressed by "yes"
   config.suppression_scope = SuppressionScope::kAll;
-  const std::vector<KeywordHit> hits = DecodeAll(config, lp);
+  const std::vector<KeywordHit> hits = DecodeHits(config, lp);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].keyword == "yes");
 }
@@ -155,12 +155,12 @@ TEST_CASE("minimum duration drops short spikes", "[models][kws]") {
   lp.block(100, 2, 6, 1).setZero();
   KwsDecoderConfig config;
   config.min_duration_ms = 50.0;
-  const std::vector<KeywordHit> hits = DecodeAll(config, lp);
+  const std::vector<KeywordHit> hits = DecodeHits(config, lp);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].end_s - hits[0].start_s == Approx(0.06).margin(1e-9));
   CHECK(hits[0].score == Approx((6 * 1.0 + 4 * 0.02) / 10).epsilon(1e-6));  // 6 frames at 1, 4 at 0.02
   config.min_duration_ms = 100.0;
-  CHECK(DecodeAll(config, lp).empty());
+  CHECK(DecodeHits(config, lp).empty());
 }
 
 TEST_CASE("a multi-unit keyword needs all of its units (Chen et al.'s confidence)", "[models][kws]") {
@@ -168,14 +168,14 @@ TEST_CASE("a multi-unit keyword needs all of its units (Chen et al.'s confidence
   config.keywords = "hey ossicle=hey+ossicle";
   // "hey" on 100..119, "ossicle" on 125..154: both within one 500 ms window.
   const MatrixF both = Posteriors(400, {{4, 100, 119, 0.8f}, {5, 125, 154, 0.9f}});
-  const std::vector<KeywordHit> hits = DecodeAll(config, both);
+  const std::vector<KeywordHit> hits = DecodeHits(config, both);
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].keyword == "hey ossicle");
   CHECK(hits[0].score == Approx(std::sqrt(0.8 * 0.9)).epsilon(1e-6));
   CHECK(hits[0].start_s == Approx(1.00).margin(1e-9));
   CHECK(hits[0].end_s == Approx(1.55).margin(1e-9));
   // "ossicle" alone: sqrt(0.9 * 0.02) = 0.13 < 0.5.
-  CHECK(DecodeAll(config, Posteriors(400, {{5, 125, 154, 0.9f}})).empty());
+  CHECK(DecodeHits(config, Posteriors(400, {{5, 125, 154, 0.9f}})).empty());
 }
 
 TEST_CASE("any chunking gives the same hits as one call", "[models][kws][streaming]") {
@@ -197,19 +197,19 @@ TEST_CASE("any chunking gives the same hits as one call", "[models][kws][streami
   KwsDecoderConfig config;
   config.suppression_ms = 300.0;
   config.max_event_ms = 400.0;  // long events are cut too
-  const std::vector<KeywordHit> whole = DecodeAll(config, lp);
+  const std::vector<KeywordHit> whole = DecodeHits(config, lp);
   CHECK(whole.size() >= 4);
   for (uint32_t seed : {1u, 2u, 3u}) {
     for (int max_chunk : {1, 7, 130}) {
       INFO("seed " << seed << ", chunks up to " << max_chunk << " frames");
-      RequireSameHits(whole, DecodeChunked(config, lp, max_chunk, seed));
+      RequireSameHits(whole, DecodeHitsChunked(config, lp, max_chunk, seed));
     }
   }
 }
 
 TEST_CASE("reset then rerun equals a fresh decoder; times follow absolute frame indices", "[models][kws]") {
   const MatrixF lp = Posteriors(300, {{3, 100, 129, 0.9f}});
-  KwsDecoder d(KwsDecoderConfig{}, kLabels, kShift);
+  KwsDecoder d(KwsDecoderConfig{}, kLabels, kKwsShift);
   const std::vector<KeywordHit> first = d.AcceptFrames(lp, 0);
   const std::vector<KeywordHit> first_end = d.InputFinished();
   d.Reset();
@@ -221,7 +221,7 @@ TEST_CASE("reset then rerun equals a fresh decoder; times follow absolute frame 
   RequireSameHits(fresh, again);
 
   // The same posteriors after a gap, starting at frame 5000: the hit moves by 50 s.
-  KwsDecoder gap(KwsDecoderConfig{}, kLabels, kShift);
+  KwsDecoder gap(KwsDecoderConfig{}, kLabels, kKwsShift);
   gap.AcceptFrames(Posteriors(10, {}), 0);
   std::vector<KeywordHit> later = gap.AcceptFrames(lp, 5000);
   for (KeywordHit& h : gap.InputFinished()) later.push_back(h);
@@ -231,19 +231,19 @@ TEST_CASE("reset then rerun equals a fresh decoder; times follow absolute frame 
 }
 
 TEST_CASE("default keywords are the non-filler labels", "[models][kws]") {
-  KwsDecoder d(KwsDecoderConfig{}, kLabels, kShift);
+  KwsDecoder d(KwsDecoderConfig{}, kLabels, kKwsShift);
   CHECK(d.Keywords() == std::vector<std::string>{"yes", "no", "hey", "ossicle"});
   KwsDecoderConfig config;
   config.keywords = "no, yes";
   config.keyword_thresholds = "yes=0.7";
-  KwsDecoder e(config, kLabels, kShift);
+  KwsDecoder e(config, kLabels, kKwsShift);
   CHECK(e.Keywords() == std::vector<std::string>{"no", "yes"});
   CHECK(e.Threshold(0) == 0.5);
   CHECK(e.Threshold(1) == 0.7);
 }
 
 TEST_CASE("keyword decoder configuration errors name the field", "[models][kws][errors]") {
-  const auto make = [](const KwsDecoderConfig& c) { KwsDecoder d(c, kLabels, kShift); };
+  const auto make = [](const KwsDecoderConfig& c) { KwsDecoder d(c, kLabels, kKwsShift); };
   KwsDecoderConfig c;
   c.threshold = 0.0;
   CHECK_THROWS_MATCHES(make(c), ConfigError, HasMessage("threshold = 0; expected in (0, 1]", "kws."));
@@ -283,18 +283,18 @@ TEST_CASE("keyword decoder configuration errors name the field", "[models][kws][
   CHECK_THROWS_MATCHES(make(c), ConfigError, HasMessage("values in (0, 1]", "kws.keyword_thresholds"));
   c.keyword_thresholds = "yes";
   CHECK_THROWS_MATCHES(make(c), ConfigError, HasMessage("has no '='", "kws.keyword_thresholds"));
-  CHECK_THROWS_MATCHES(KwsDecoder(KwsDecoderConfig{}, {"_silence_", "_unknown_"}, kShift), ConfigError,
+  CHECK_THROWS_MATCHES(KwsDecoder(KwsDecoderConfig{}, {"_silence_", "_unknown_"}, kKwsShift), ConfigError,
                        HasMessage("every label of the model is a filler label", "kws.keywords"));
   CHECK_THROWS_MATCHES(KwsDecoder(KwsDecoderConfig{}, kLabels, 0.0), ConfigError, HasMessage("expected > 0", "kws"));
   // The stage's own key path is used when given.
   c = {};
   c.threshold = 2;
-  CHECK_THROWS_MATCHES(KwsDecoder(c, kLabels, kShift, "stages.spot.options"), ConfigError,
+  CHECK_THROWS_MATCHES(KwsDecoder(c, kLabels, kKwsShift, "stages.spot.options"), ConfigError,
                        HasMessage("threshold = 2", "stages.spot.options.threshold"));
 }
 
 TEST_CASE("keyword decoder input errors", "[models][kws][errors]") {
-  KwsDecoder d(KwsDecoderConfig{}, kLabels, kShift);
+  KwsDecoder d(KwsDecoderConfig{}, kLabels, kKwsShift);
   CHECK_THROWS_MATCHES(d.AcceptFrames(MatrixF::Constant(3, 4, -1.0f), 0), ModelFormatError,
                        HasMessage("have 4 columns; expected 6 (the labels)"));
   MatrixF bad = Posteriors(5, {});

@@ -18,7 +18,7 @@ namespace {
 
 using test::HasMessage;
 
-const SafetensorsFile& Golden() {
+const SafetensorsFile& LossGoldens() {
   static const SafetensorsFile file =
       SafetensorsFile::Open(std::string(OSSICLE_TEST_DATA_DIR) + "/models/training_golden.safetensors");
   return file;
@@ -35,7 +35,7 @@ BasicMatrix<Scalar> LogSoftmax(const BasicMatrix<Scalar>& x) {
 }
 
 MatrixD ReadMatrix(const std::string& name, int64_t rows, int64_t cols) {
-  const std::vector<double> v = Golden().ReadDouble(name);
+  const std::vector<double> v = LossGoldens().ReadDouble(name);
   REQUIRE(static_cast<int64_t>(v.size()) == rows * cols);
   return Eigen::Map<const MatrixD>(v.data(), rows, cols);
 }
@@ -55,13 +55,13 @@ TEST_CASE("frame cross-entropy matches PyTorch: ignore_index, label smoothing, c
   const MatrixD logits = ReadMatrix("ce.logits", 12, 5);
   SequenceBatch lp;
   lp.max_frames = 4;
-  lp.lengths = Golden().ReadInt("ce.lengths");  // 4, 2, 3
+  lp.lengths = LossGoldens().ReadInt("ce.lengths");  // 4, 2, 3
   lp.data = LogSoftmax<double>(logits).cast<float>();
   std::vector<int32_t> targets;
-  for (int64_t t : Golden().ReadInt("ce.targets")) targets.push_back(static_cast<int32_t>(t));
+  for (int64_t t : LossGoldens().ReadInt("ce.targets")) targets.push_back(static_cast<int32_t>(t));
   // Past each length the targets hold -1 in the golden; any value there is ignored.
   targets[7] = 123;
-  const std::vector<float> weights = Golden().ReadFloat("ce.weights");
+  const std::vector<float> weights = LossGoldens().ReadFloat("ce.weights");
   struct Variant {
     const char* name;
     float smoothing;
@@ -74,7 +74,7 @@ TEST_CASE("frame cross-entropy matches PyTorch: ignore_index, label smoothing, c
     if (v.weighted) config.class_weights = weights;
     MatrixF d_logits;
     const LossResult r = FrameCrossEntropy(lp, targets, config, &d_logits);
-    const double want = Golden().ReadDouble(std::string("ce.") + v.name + ".loss").at(0);
+    const double want = LossGoldens().ReadDouble(std::string("ce.") + v.name + ".loss").at(0);
     CHECK(std::abs(r.loss - want) <= 1e-5 * want);
     CHECK(r.count == 8);  // 9 valid frames, one of them ignored
     if (!v.weighted) CHECK(r.total_weight == 8.0);
@@ -115,12 +115,12 @@ CtcGolden LoadCtc(int blank) {
   CtcGolden g;
   const int64_t batch = 4, frames = 7, classes = 5;
   g.lp.max_frames = frames;
-  g.lp.lengths = Golden().ReadInt("ctc.lengths");
+  g.lp.lengths = LossGoldens().ReadInt("ctc.lengths");
   g.lp.data = LogSoftmax<double>(ReadMatrix("ctc.logits", batch * frames, classes)).cast<float>();
   const std::string key = "ctc.blank" + std::to_string(blank);
-  const std::vector<int64_t> flat = Golden().ReadInt(key + ".targets");
-  const std::vector<int64_t> lengths = Golden().ReadInt(key + ".target_lengths");
-  const int64_t width = Golden().Info(key + ".targets").shape.at(1);
+  const std::vector<int64_t> flat = LossGoldens().ReadInt(key + ".targets");
+  const std::vector<int64_t> lengths = LossGoldens().ReadInt(key + ".target_lengths");
+  const int64_t width = LossGoldens().Info(key + ".targets").shape.at(1);
   g.targets.resize(static_cast<size_t>(batch));
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t j = 0; j < lengths[static_cast<size_t>(b)]; ++j) {
@@ -135,7 +135,7 @@ TEST_CASE("CTC matches PyTorch: repeated labels, any blank, impossible targets, 
     INFO("blank " << blank);
     const CtcGolden g = LoadCtc(blank);
     const std::string key = "ctc.blank" + std::to_string(blank);
-    const std::vector<double> per_sequence = Golden().ReadDouble(key + ".losses");
+    const std::vector<double> per_sequence = LossGoldens().ReadDouble(key + ".losses");
     REQUIRE(std::isinf(per_sequence[2]));  // three labels in two frames
 
     // Each sequence alone, against reduction="none".
@@ -158,7 +158,7 @@ TEST_CASE("CTC matches PyTorch: repeated labels, any blank, impossible targets, 
     // The batch with zero_infinity: the sum of the finite losses and PyTorch's gradient.
     MatrixF d_logits;
     const LossResult r = CtcLoss(g.lp, g.targets, {.blank = blank, .zero_infinity = true}, &d_logits);
-    const double want = Golden().ReadDouble(key + ".loss").at(0);
+    const double want = LossGoldens().ReadDouble(key + ".loss").at(0);
     CHECK(std::abs(r.loss - want) <= 1e-5 * want);
     CHECK(r.count == 4);
     CHECK(r.num_infinite == 1);

@@ -23,7 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Read(const fs::path& p) {
+std::string ReadOutput(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -77,8 +77,8 @@ TEST_CASE("batch runner: several workers write the same records in the same orde
   const auto inputs = Inputs(40);
   const BatchResult one = RunTo((tmp.path() / "one.jsonl").string(), inputs, 1);
   const BatchResult four = RunTo((tmp.path() / "four.jsonl").string(), inputs, 4);
-  const std::string expected = Read(tmp.path() / "one.jsonl");
-  CHECK(Read(tmp.path() / "four.jsonl") == expected);
+  const std::string expected = ReadOutput(tmp.path() / "one.jsonl");
+  CHECK(ReadOutput(tmp.path() / "four.jsonl") == expected);
   // With a window of one finished file the workers wait for the writer: same output, no deadlock.
   {
     RecordWriter writer({.path = (tmp.path() / "narrow.jsonl").string()});
@@ -87,7 +87,7 @@ TEST_CASE("batch runner: several workers write the same records in the same orde
     RunBatch(inputs, [] { return FakeJob(); }, writer, c, Classify);
     writer.Finish();
   }
-  CHECK(Read(tmp.path() / "narrow.jsonl") == expected);
+  CHECK(ReadOutput(tmp.path() / "narrow.jsonl") == expected);
 
   // Every file exactly once, in input order, ending with its summary or one error record.
   std::istringstream lines(expected);
@@ -134,7 +134,7 @@ TEST_CASE("batch runner: bad inputs become error records and the run goes on", "
   CHECK(r.processed == 3);
   CHECK(r.failed == 2);
   CHECK(r.exit_code == 4);  // the first failure in input order
-  CHECK(Read(out) ==
+  CHECK(ReadOutput(out) ==
         R"({"type":"hit","file":"f1.wav","keyword":"yes","start_s":0.5,"end_s":0.75,"score":0.5})"
         "\n"
         R"({"type":"summary","file":"f1.wav"})"
@@ -158,7 +158,7 @@ TEST_CASE("batch runner: resume skips the files already reported", "[batch][runn
   const std::string out = (tmp.path() / "out.jsonl").string();
   const auto inputs = Inputs(30);
   RunTo((tmp.path() / "reference.jsonl").string(), inputs, 2);
-  const std::string expected = Read(tmp.path() / "reference.jsonl");
+  const std::string expected = ReadOutput(tmp.path() / "reference.jsonl");
 
   // A first run over 12 files, then the whole list with --resume: only 18 jobs run and the output is the
   // same as one uninterrupted run.
@@ -170,7 +170,7 @@ TEST_CASE("batch runner: resume skips the files already reported", "[batch][runn
   CHECK(r.processed == 18);
   CHECK(r.failed == 2);     // f17, f27 (f7 was in the first run)
   CHECK(r.exit_code == 4);  // f7's resumed error record counts
-  CHECK(Read(out) == expected);
+  CHECK(ReadOutput(out) == expected);
 
   // Resuming a complete output runs nothing and keeps it.
   calls = 0;
@@ -178,7 +178,7 @@ TEST_CASE("batch runner: resume skips the files already reported", "[batch][runn
   CHECK(calls == 0);
   CHECK(again.skipped == 30);
   CHECK(again.exit_code == 4);
-  CHECK(Read(out) == expected);
+  CHECK(ReadOutput(out) == expected);
 }
 
 TEST_CASE("batch runner: configuration and job-factory errors stop before any file runs", "[batch][runner]") {

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 using test::HasMessage;
 
 // A temporary folder with a keyword model (40-bin Kaldi fbank, labels _silence_ yes no) in it.
-struct Fixture {
+struct GraphConfigFixture {
   test::ScopedTempDir tmp{"ossicle-graph"};
   std::string model = test::WriteTestModel(tmp.path(), "kws.safetensors", FeatureConfig::KaldiFbank(40),
                                            {"_silence_", "yes", "no"});
@@ -54,7 +54,7 @@ std::string Replace(std::string text, const std::string& from, const std::string
 }
 
 TEST_CASE("a valid graph loads; relative model paths resolve against the graph's folder", "[graph][config]") {
-  Fixture f;
+  GraphConfigFixture f;
   auto g = f.Load(kGood);
   CHECK(g->SourceType() == "source.file");
   CHECK(g->Config().stages.size() == 5);
@@ -68,7 +68,7 @@ TEST_CASE("a valid graph loads; relative model paths resolve against the graph's
 }
 
 TEST_CASE("graph structure errors name file, line, column and key", "[graph][config]") {
-  Fixture f;
+  GraphConfigFixture f;
   SECTION("unknown stage type, with the nearest name") {
     CHECK_THROWS_MATCHES(f.Load(Replace(kGood, "features.fbank", "features.fbnak")), ConfigError,
                          HasMessage("g.yaml:6:11: fbank.type: unknown stage type 'features.fbnak' (did you mean "
@@ -121,7 +121,7 @@ TEST_CASE("graph structure errors name file, line, column and key", "[graph][con
 }
 
 TEST_CASE("what flows between stages is checked before any audio", "[graph][config]") {
-  Fixture f;
+  GraphConfigFixture f;
   SECTION("wrong kind of input") {
     CHECK_THROWS_MATCHES(f.Load(Replace(kGood, "input: model", "input: fbank")), ConfigError,
                          HasMessage("g.yaml:14:12: kws.input: 'fbank' (features.fbank) delivers features but "
@@ -162,7 +162,7 @@ TEST_CASE("what flows between stages is checked before any audio", "[graph][conf
 }
 
 TEST_CASE("stage options are strict and validated", "[graph][config]") {
-  Fixture f;
+  GraphConfigFixture f;
   SECTION("unknown option, with the nearest name") {
     CHECK_THROWS_MATCHES(f.Load(Replace(kGood, "{path: kws.safetensors}", "{path: kws.safetensors, chunk_frame: 8}")),
                          ConfigError,
@@ -206,7 +206,7 @@ TEST_CASE("stage options are strict and validated", "[graph][config]") {
 }
 
 TEST_CASE("graph: --set overrides stage options before validation", "[graph][config]") {
-  Fixture f;
+  GraphConfigFixture f;
   const std::string file = f.Write(kGood);
   SECTION("a value") {
     CHECK_THROWS_MATCHES(Graph::Load(file, {"model.chunk_frames=0"}), ConfigError, HasMessage("model.chunk_frames = 0"));
@@ -232,7 +232,7 @@ TEST_CASE("graph: --set overrides stage options before validation", "[graph][con
 }
 
 TEST_CASE("every ready graph in configs/graphs validates", "[graph][config]") {
-  Fixture f;
+  GraphConfigFixture f;
   const std::string features = test::WriteTestModel(f.tmp.path(), "fb.safetensors", FeatureConfig::KaldiFbank(40),
                                                     {"_silence_", "yes", "no"});
   const std::string ctc = test::WriteTestModel(f.tmp.path(), "ctc.safetensors", FeatureConfig::KaldiFbank(40),

@@ -35,7 +35,7 @@ int Count(const std::vector<nlohmann::json>& records, const std::string& type) {
 
 // Keyword model over 3 classes with a low threshold so that a random-weight model gives hits, plus a CTC
 // greedy decoder on a second model, both fed by one front end.
-struct Fixture {
+struct GraphFixture {
   test::ScopedTempDir tmp{"ossicle-graph-run"};
   std::string kws = test::WriteTestModel(tmp.path(), "kws.safetensors", FeatureConfig::KaldiFbank(40),
                                          {"_silence_", "yes", "no"}, true, CellType::kLstm, 3);
@@ -60,7 +60,7 @@ struct Fixture {
 };
 
 TEST_CASE("records do not depend on the source's block size", "[graph][run]") {
-  Fixture f;
+  GraphFixture f;
   const std::string file = test::TestAudio("go-left_en-us_16k.wav");
   for (const char* gate : {"", ", vad"}) {
     INFO("model input: fbank" << gate);
@@ -79,7 +79,7 @@ TEST_CASE("records do not depend on the source's block size", "[graph][run]") {
 }
 
 TEST_CASE("with vad.energy the model runs once per speech segment and skips silence", "[graph][run]") {
-  Fixture f;
+  GraphFixture f;
   const std::string file = test::TestAudio("seven-two_en-029_16k.wav");
   auto g = Graph::Load(f.Graph(", vad", "offline"));
   const auto records = RunRecords(*g, file);
@@ -138,7 +138,7 @@ TEST_CASE("with vad.energy the model runs once per speech segment and skips sile
 }
 
 TEST_CASE("RunFile from several threads gives each file's records", "[graph][run][threads]") {
-  Fixture f;
+  GraphFixture f;
   auto g = Graph::Load(f.Graph());
   const std::vector<std::string> files = {test::TestAudio("yes_en-us_16k.wav"), test::TestAudio("no_en-gb-x-rp_16k.wav"),
                                           test::TestAudio("go-left_en-us_16k.wav")};
@@ -153,7 +153,7 @@ TEST_CASE("RunFile from several threads gives each file's records", "[graph][run
 }
 
 TEST_CASE("a bad input: RunFile throws, Run writes an error record and goes on", "[graph][run]") {
-  Fixture f;
+  GraphFixture f;
   auto g = Graph::Load(f.Graph());
   const std::string missing = (f.tmp.path() / "missing.wav").string();
   CHECK_THROWS_MATCHES(RunRecords(*g, missing), AudioError, HasMessage("missing.wav: cannot open"));
@@ -177,7 +177,7 @@ TEST_CASE("a bad input: RunFile throws, Run writes an error record and goes on",
 }
 
 TEST_CASE("a stop request ends the input early and still writes its summary", "[graph][run]") {
-  Fixture f;
+  GraphFixture f;
   auto g = Graph::Load(f.Graph(), {"audio.block_frames=1600"});
   int polls = 0;
   std::vector<nlohmann::json> records;
@@ -188,7 +188,7 @@ TEST_CASE("a stop request ends the input early and still writes its summary", "[
 }
 
 TEST_CASE("sinks write features, audio, CSV and text", "[graph][run][sinks]") {
-  Fixture f;
+  GraphFixture f;
   const std::string file = test::TestAudio("yes_en-us_16k.wav");
   const std::string yaml = test::WriteText(f.tmp.path() / "sinks.yaml", R"(stages:
   - {name: audio, type: source.file}

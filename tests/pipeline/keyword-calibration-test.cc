@@ -18,7 +18,7 @@ namespace {
 
 using Catch::Contains;
 
-const std::vector<std::string> kLabels = {"jarvis", "_unknown_"};
+const std::vector<std::string> kCalibrationLabels = {"jarvis", "_unknown_"};
 
 // `frames` frames of log-posteriors: "jarvis" at p in [from, to), 0.01 elsewhere; "_unknown_" the rest.
 MatrixF Posteriors(int64_t frames, int64_t from, int64_t to, double p) {
@@ -51,7 +51,7 @@ TEST_CASE("KeywordDetCurve counts the decoder's hits per threshold; ThresholdFor
   // Positives: two clear, one weak.
   const std::vector<MatrixF> positives = {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905),
                                           Posteriors(200, 60, 110, 0.405)};
-  const auto curve = KeywordDetCurve(negatives, 0.5, positives, kLabels, 0.010, Decoder(), "jarvis");
+  const auto curve = KeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis");
   REQUIRE(curve.size() == ThresholdGrid().size());
   auto at = [&](double t) {
     for (const auto& p : curve) {
@@ -92,14 +92,14 @@ TEST_CASE("ThresholdForFaRate falls back to the fewest false alarms when no thre
 
 TEST_CASE("HitsPerFile decodes each file as its own stream", "[keyword][calibration]") {
   const std::vector<MatrixF> files = {Posteriors(100, 10, 50, 0.9), Posteriors(100, 0, 0, 0.9), MatrixF(0, 2)};
-  CHECK(HitsPerFile(files, kLabels, 0.010, Decoder(), "jarvis") == std::vector<int64_t>{1, 0, 0});
+  CHECK(HitsPerFile(files, kCalibrationLabels, 0.010, Decoder(), "jarvis") == std::vector<int64_t>{1, 0, 0});
 }
 
 TEST_CASE("the model's decoder metadata survives save and load; bad metadata is refused",
           "[keyword][calibration][metadata]") {
   test::ScopedTempDir tmp("ossicle-kw-meta");
   const FeatureConfig features = FeatureConfig::KaldiFbank(8);
-  const std::string path = test::WriteTestModel(tmp.path(), "m.safetensors", features, kLabels);
+  const std::string path = test::WriteTestModel(tmp.path(), "m.safetensors", features, kCalibrationLabels);
   auto model = AcousticModel::Load(path);
   CHECK(ReadModelDecoderJson(path).empty());  // optional
   const std::string meta = R"({"keywords":"jarvis","threshold":0.83,"type":"decoder.keywords"})";
@@ -108,7 +108,7 @@ TEST_CASE("the model's decoder metadata survives save and load; bad metadata is 
   CHECK(nlohmann::json::parse(ReadModelDecoderJson(with)) == nlohmann::json::parse(meta));
   // Still an ordinary model file: the same weights, labels and features.
   auto loaded = AcousticModel::Load(with);
-  CHECK(loaded->Labels() == kLabels);
+  CHECK(loaded->Labels() == kCalibrationLabels);
   const auto a = model->Parameters(), b = loaded->Parameters();
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i) {

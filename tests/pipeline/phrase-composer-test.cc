@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 using test::HasMessage;
 using test::ScopedTempDir;
 
-const std::string kData = std::string(OSSICLE_SHARED_DIR) + "/data";
+const std::string kComposerData = std::string(OSSICLE_SHARED_DIR) + "/data";
 
 using test::WriteText;
 
@@ -39,11 +39,11 @@ std::string WriteWord(const fs::path& dir, const std::string& name, double frequ
 }
 
 // Two manifests: "yes"/"no"/"maybe" clips (word column "word") and "go" clips (column "transcript").
-struct Fixture {
+struct ComposerFixture {
   ScopedTempDir dir;
   std::string words_tsv;
   std::string go_tsv;
-  Fixture() {
+  ComposerFixture() {
     WriteWord(dir.path(), "yes1.wav", 500);
     WriteWord(dir.path(), "yes2.wav", 600);
     WriteWord(dir.path(), "no1.wav", 700);
@@ -80,7 +80,7 @@ TEST_CASE("phrases: SpeechBounds keeps the loud part plus the padding", "[phrase
 }
 
 TEST_CASE("phrases: transcripts match the words, pauses and edges stay within bounds", "[phrases]") {
-  Fixture fx;
+  ComposerFixture fx;
   PhraseComposerConfig c = fx.Config();
   c.min_words = 2;
   c.max_words = 4;
@@ -138,7 +138,7 @@ TEST_CASE("phrases: transcripts match the words, pauses and edges stay within bo
 }
 
 TEST_CASE("phrases: phrase i is a function of the seed and i alone", "[phrases]") {
-  Fixture fx;
+  ComposerFixture fx;
   PhraseComposerConfig c = fx.Config();
   c.floor_dbfs = {-60.0, -50.0};
   c.noise.probability = 0.5;
@@ -156,7 +156,7 @@ TEST_CASE("phrases: phrase i is a function of the seed and i alone", "[phrases]"
 }
 
 TEST_CASE("phrases: WritePhrases writes the WAVs and a manifest the manifest reader accepts", "[phrases]") {
-  Fixture fx;
+  ComposerFixture fx;
   PhraseComposerConfig c = fx.Config();
   c.num_phrases = 5;
   const PhraseComposer composer(c, 1);
@@ -178,7 +178,7 @@ TEST_CASE("phrases: WritePhrases writes the WAVs and a manifest the manifest rea
 }
 
 TEST_CASE("phrases: bad manifests and configurations are errors naming the file, line or field", "[phrases]") {
-  Fixture fx;
+  ComposerFixture fx;
   SECTION("a missing word column names the manifest and the column") {
     PhraseComposerConfig c = fx.Config();
     c.word_columns = {"label", "transcript"};
@@ -238,13 +238,13 @@ TEST_CASE("phrases: bad manifests and configurations are errors naming the file,
 }
 
 TEST_CASE("phrases: dev phrases from the shared FSDD and Speech Commands dev speakers", "[phrases]") {
-  if (!fs::is_directory(kData)) {
-    WARN("skipped: " << kData << " is absent");
+  if (!fs::is_directory(kComposerData)) {
+    WARN("skipped: " << kComposerData << " is absent");
     return;
   }
   PhraseComposerConfig c;
   c.vocabulary = {"zero", "one", "two", "go", "left"};
-  c.manifests = {kData + "/fsdd/dev.tsv", kData + "/speech-commands/dev.tsv"};
+  c.manifests = {kComposerData + "/fsdd/dev.tsv", kComposerData + "/speech-commands/dev.tsv"};
   c.word_columns = {"transcript", "word"};
   const PhraseComposer composer(c, 1);
   CHECK(composer.NumClips("zero") == 50 + 2);  // lucas says each digit 50 times; Speech Commands dev has 2

@@ -23,7 +23,7 @@ namespace {
 using test::HasMessage;
 namespace fs = std::filesystem;
 
-void WriteFile(const fs::path& path, const std::string& text) {
+void WriteTextFile(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path) << text;
 }
@@ -49,8 +49,8 @@ struct ToneData {
         (i < 8 ? train : dev) += "audio/" + name + "\t" + names[c] + "\t" + names[c][0] + "\n";
       }
     }
-    WriteFile(dir / "train.tsv", train);
-    WriteFile(dir / "dev.tsv", dev);
+    WriteTextFile(dir / "train.tsv", train);
+    WriteTextFile(dir / "dev.tsv", dev);
   }
 
   std::string Yaml(const std::string& target = "labels: [low, mid, high]") const {
@@ -70,7 +70,7 @@ struct ToneData {
   }
   ExperimentConfig Config(const std::string& out, std::vector<std::string> overrides = {},
                           const std::string& target = "labels: [low, mid, high]") const {
-    WriteFile(dir / "exp.yaml", Yaml(target));
+    WriteTextFile(dir / "exp.yaml", Yaml(target));
     overrides.push_back("outputs.dir=" + (dir / out).string());
     return LoadExperimentConfig((dir / "exp.yaml").string(), overrides);
   }
@@ -100,7 +100,7 @@ TEST_CASE("SHA-256 of the FIPS 180-4 examples", "[pipeline][training][trainer]")
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   CHECK(Sha256Hex(std::string(1000000, 'a')) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   test::ScopedTempDir tmp;
-  WriteFile(tmp.path() / "x", "abc");
+  WriteTextFile(tmp.path() / "x", "abc");
   CHECK(Sha256File((tmp.path() / "x").string()) == Sha256Hex("abc"));
   CHECK_THROWS_AS(Sha256File((tmp.path() / "none").string()), IoError);
 }

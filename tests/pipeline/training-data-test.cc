@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 using test::HasMessage;
 using test::ScopedTempDir;
 
-const std::string kData = std::string(OSSICLE_SHARED_DIR) + "/data";
+const std::string kTrainingData = std::string(OSSICLE_SHARED_DIR) + "/data";
 
 // Writes n tone files of different lengths (0.2 .. 1.4 s) and a manifest labelling them a/b/c in turn.
 std::string WriteToneSet(const fs::path& dir, int n) {
@@ -503,8 +503,8 @@ TEST_CASE("dataset: synthetic keyword examples from their spelling", "[training-
 }
 
 TEST_CASE("dataset: the real shared data sets load and batch", "[training-data]") {
-  if (!fs::is_directory(kData)) {
-    WARN("skipped: " << kData << " is absent");
+  if (!fs::is_directory(kTrainingData)) {
+    WARN("skipped: " << kTrainingData << " is absent");
     return;
   }
   Dataset data(TargetType::kClass, {"yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
@@ -513,13 +513,13 @@ TEST_CASE("dataset: the real shared data sets load and batch", "[training-data]"
   ManifestColumns c;
   c.label = "label";
   c.duration = "duration_s";
-  CHECK(data.AddManifest(kData + "/speech-commands/dev.tsv", c) == 564);
+  CHECK(data.AddManifest(kTrainingData + "/speech-commands/dev.tsv", c) == 564);
   CHECK(data.TotalDurationSeconds() == Approx(564.0).margin(1.0));
   DataConfig config;
   config.batch_size = 8;
   config.augmentation.noise.probability = 1;
   config.augmentation.noise.background_weight = 1;
-  config.augmentation.noise.background_manifest = kData + "/background/manifest.tsv";
+  config.augmentation.noise.background_manifest = kTrainingData + "/background/manifest.tsv";
   BatchLoader loader(data, config, 1, 0);
   TrainingBatch b;
   REQUIRE(loader.Next(&b));
