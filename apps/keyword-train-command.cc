@@ -56,14 +56,6 @@ struct KeywordTrainOptions {
   std::optional<int> epochs;
 };
 
-std::string Letters(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (std::isalpha(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
 // Paths of the entries of `manifest` whose keyword (or label) column names `keyword`.
 std::vector<std::string> KeywordEntries(const std::string& manifest, const std::string& keyword) {
   std::ifstream in(manifest);
@@ -74,7 +66,7 @@ std::vector<std::string> KeywordEntries(const std::string& manifest, const std::
   columns.label = header.find("keyword") != std::string::npos ? "keyword" : "label";
   std::vector<std::string> paths;
   for (const ManifestEntry& e : ReadManifest(manifest, columns)) {
-    if (Letters(e.label) == Letters(keyword)) paths.push_back(e.audio_path);
+    if (KeywordLetters(e.label) == KeywordLetters(keyword)) paths.push_back(e.audio_path);
   }
   if (paths.empty()) {
     throw ConfigError(manifest + ": no entry has " + columns.label + " '" + keyword + "'; nothing to measure");

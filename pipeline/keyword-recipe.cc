@@ -72,15 +72,6 @@ constexpr const char* kEndings[] = {"n", "t", "d", "m", "l", "ck", "sh", "x", "n
 
 bool IsVowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y'; }
 
-// Letters only (spaces and punctuation removed), lower case.
-std::string Letters(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (std::isalpha(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
 // Syllable-like pieces: each vowel run with the consonants before it; a run of two or more consonants
 // between vowels gives its first consonant to the previous piece ("jarvis" -> "jar", "vis").
 std::vector<std::string> Pieces(const std::string& w) {
@@ -123,7 +114,7 @@ std::string Trim(std::string s) {
 void KeywordRecipeConfig::Validate(std::string_view path) const {
   const std::string p(path);
   auto field = [&](const char* name) { return p.empty() ? std::string(name) : p + "." + name; };
-  if (Letters(keyword).size() < 2) {
+  if (KeywordLetters(keyword).size() < 2) {
     throw ConfigError(field("keyword") + " = '" + keyword + "'; expected a word of at least two letters");
   }
   for (char c : keyword) {
@@ -159,6 +150,14 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   }
 }
 
+std::string KeywordLetters(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isalpha(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
 std::string KeywordLabel(std::string_view keyword) {
   std::string out;
   bool gap = false;
@@ -192,13 +191,13 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count)
   // Multi-word keywords: the edits apply to the last word, the other words are kept
   // ("hey computer" -> "hey komputer"?) -- simpler and still close: edit the letters of the whole phrase
   // without spaces only for the dictionary distance; the spelling edits work on the longest word.
-  const std::string kw = Letters(keyword);
+  const std::string kw = KeywordLetters(keyword);
   std::vector<std::string> words;
   {
     std::istringstream in(Lower(keyword));
     std::string w;
     while (in >> w) {
-      const std::string l = Letters(w);
+      const std::string l = KeywordLetters(w);
       if (!l.empty()) words.push_back(l);
     }
   }
@@ -264,7 +263,7 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count)
   std::vector<std::string> out;
   std::set<std::string> seen;
   auto take = [&](const std::string& c) {
-    const std::string letters = Letters(c);
+    const std::string letters = KeywordLetters(c);
     if (letters.size() < 2 || letters == kw || letters.find(kw) != std::string::npos) return false;
     if (!seen.insert(letters).second) return false;
     out.push_back(c);
@@ -288,7 +287,7 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count)
 
 std::vector<std::string> OtherWords(std::string_view keyword, size_t count, const std::vector<std::string>& exclude,
                                     uint64_t seed) {
-  const std::string kw = Letters(keyword);
+  const std::string kw = KeywordLetters(keyword);
   std::vector<std::string> pool;
   for (const char* word : kWordList) {
     const std::string s(word);
@@ -346,12 +345,12 @@ NegativeSplit SplitNegatives(const std::string& manifest, std::string_view keywo
   const std::vector<ManifestEntry> entries = ReadManifest(manifest, columns);
   if (entries.empty()) throw ConfigError(manifest + ": the negatives manifest has no entries");
 
-  const std::string kw = Letters(keyword);
+  const std::string kw = KeywordLetters(keyword);
   const std::filesystem::path base = std::filesystem::path(manifest).parent_path();
   NegativeSplit split;
   std::vector<NegativeClip> clips;
   for (const ManifestEntry& e : entries) {
-    if (!columns.transcript.empty() && Letters(e.transcript).find(kw) != std::string::npos) {
+    if (!columns.transcript.empty() && KeywordLetters(e.transcript).find(kw) != std::string::npos) {
       ++split.dropped;
       continue;
     }
@@ -419,7 +418,7 @@ KeywordDataPlan PlanKeywordData(const KeywordRecipeConfig& recipe) {
   {
     std::mt19937_64 rng(recipe.seed ^ 0x73656e74656eULL);  // "senten"
     std::vector<std::string> pool;
-    const std::string kw = Letters(recipe.keyword);
+    const std::string kw = KeywordLetters(recipe.keyword);
     for (const char* word : kWordList) {
       if (std::string(word).find(kw) == std::string::npos && EditDistance(word, kw) > 1) pool.emplace_back(word);
     }

@@ -117,6 +117,10 @@ struct KeywordRecipeConfig {
   void Validate(std::string_view path = "keyword") const;
 };
 
+// Letters only, lower case ("Hey, Computer!" -> "heycomputer"): how keywords, labels and transcripts are
+// compared.
+std::string KeywordLetters(std::string_view text);
+
 // The keyword's label in the model: lower case, letters kept, runs of other characters -> '_'
 // ("Hey Computer!" -> "hey_computer").
 std::string KeywordLabel(std::string_view keyword);
