@@ -110,12 +110,17 @@ void PrintInfo(const std::string& path, const AcousticModel& model, bool json) {
   } catch (const nlohmann::json::exception&) {
     provenance = model.ProvenanceJson();  // free form: shown as it is
   }
+  // The decoder a graph uses this model with by default (`model set-decoder`, a calibrated keyword-train
+  // threshold), or null.
+  const std::string decoder_text = ReadModelDecoderJson(path);
+  const nlohmann::json decoder = decoder_text.empty() ? nlohmann::json() : nlohmann::json::parse(decoder_text);
   if (json) {
     const nlohmann::json j = {{"path", path},
                               {"architecture", ConfigToJson(model.Architecture())},
                               {"num_parameters", model.NumParameters()},
                               {"labels", model.Labels()},
                               {"features", ConfigToJson(model.Features())},
+                              {"decoder", decoder},
                               {"provenance", provenance}};
     fmt::print("{}\n", j.dump());
     return;
@@ -125,6 +130,7 @@ void PrintInfo(const std::string& path, const AcousticModel& model, bool json) {
   fmt::print("  parameters: {}\n", model.NumParameters());
   fmt::print("  labels ({}): {}\n", model.Labels().size(), Join(model.Labels(), ", "));
   fmt::print("  features ({} values per frame): {}\n", model.Features().Dim(), model.Features().ToString());
+  fmt::print("  decoder: {}\n", decoder.is_null() ? std::string("none (graphs give the decoder's options)") : decoder.dump());
   fmt::print("  provenance: {}\n", provenance.dump());
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "features/errors.h"
@@ -130,6 +131,9 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   };
   at_least("positive_examples", positive_examples, 1);
   at_least("sound_alikes", sound_alikes, 0);
+  if (!(abrupt_starts >= 0.0 && abrupt_starts <= 1.0)) {
+    throw ConfigError(field("abrupt_starts") + " = " + std::to_string(abrupt_starts) + "; expected a share in [0, 1]");
+  }
   at_least("other_words", other_words, 0);
   at_least("sentences", sentences, 0);
   at_least("examples_per_word", examples_per_word, 1);
@@ -187,7 +191,7 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
-std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count) {
+std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count, bool ending_edits) {
   // Multi-word keywords: the edits apply to the last word, the other words are kept
   // ("hey computer" -> "hey komputer"?) -- simpler and still close: edit the letters of the whole phrase
   // without spaces only for the dictionary distance; the spelling edits work on the longest word.
@@ -226,14 +230,14 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count)
     if (!onset.empty()) onset_edits.push_back(with_word(rest));  // the onset dropped ("arvis")
   }
   // Ending edits: the final consonants replaced (or dropped).
-  std::vector<std::string> ending_edits;
+  std::vector<std::string> ending_words;
   size_t coda_start = w.size();
   while (coda_start > 0 && !IsVowel(w[coda_start - 1])) --coda_start;
-  if (coda_start > 0 && coda_start < w.size() + 1) {
+  if (ending_edits && coda_start > 0) {
     const std::string stem = w.substr(0, coda_start);
     const std::string coda = w.substr(coda_start);
     for (const char* e : kEndings) {
-      if (e != coda) ending_edits.push_back(with_word(stem + e));
+      if (e != coda) ending_words.push_back(with_word(stem + e));
     }
   }
   // Syllables alone and in shorter runs.
@@ -269,7 +273,7 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count)
     out.push_back(c);
     return true;
   };
-  const std::vector<const std::vector<std::string>*> lists = {&onset_edits, &near_words, &ending_edits,
+  const std::vector<const std::vector<std::string>*> lists = {&onset_edits, &near_words, &ending_words,
                                                                &piece_edits};
   std::vector<size_t> next(lists.size(), 0);
   bool progress = true;
@@ -412,7 +416,7 @@ KeywordDataPlan PlanKeywordData(const KeywordRecipeConfig& recipe) {
   std::string capital = spoken;
   capital[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(capital[0])));
   plan.spellings = {spoken, capital + ".", capital + "!", spoken + "?"};
-  plan.sound_alikes = SoundAlikes(recipe.keyword, static_cast<size_t>(recipe.sound_alikes));
+  plan.sound_alikes = SoundAlikes(recipe.keyword, static_cast<size_t>(recipe.sound_alikes), recipe.ending_edits);
   plan.other_words =
       OtherWords(recipe.keyword, static_cast<size_t>(recipe.other_words), plan.sound_alikes, recipe.seed);
   {
@@ -499,6 +503,17 @@ FeatureConfig DefaultKeywordFeatures() {
 
 }  // namespace
 
+// Index of the first sample whose magnitude reaches `fraction` of the peak (0 for silence).
+size_t SpeechOnset(std::span<const float> audio, float fraction) {
+  float peak = 0.0f;
+  for (float x : audio) peak = std::max(peak, std::abs(x));
+  if (peak <= 0.0f) return 0;
+  for (size_t k = 0; k < audio.size(); ++k) {
+    if (std::abs(audio[k]) >= fraction * peak) return k;
+  }
+  return 0;
+}
+
 int64_t WriteSyntheticClips(const KeywordRecipeConfig& recipe, const KeywordDataPlan& plan, const std::string& dir,
                             int num_threads) {
   SyntheticSpeechConfig synth;
@@ -520,7 +535,15 @@ int64_t WriteSyntheticClips(const KeywordRecipeConfig& recipe, const KeywordData
     const Example& ex = data.At(i);
     std::vector<float> speech = ResampleAudio(ex.audio->samples, ex.audio->sample_rate_hz, kRate);
     std::mt19937_64 rng(recipe.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(i));
-    const auto left = static_cast<size_t>(std::lround(UniformIn({0.1, 1.0}, rng) * kRate));
+    // Leading silence, except for a share of the negatives: speech at the very start of a file (a clip cut
+    // mid-sentence, a stream that starts while someone talks) is then "_unknown_" too. Without them the
+    // model, which never saw speech in a file's first frames, fired there (docs/keywords.md).
+    const bool negative = ex.label != 0;
+    const bool abrupt = negative && Uniform01(rng) < recipe.abrupt_starts;
+    const double left_s = UniformIn({0.1, 1.0}, rng);
+    const auto left = abrupt ? size_t{0} : static_cast<size_t>(std::lround(left_s * kRate));
+    // The engines' own leading silence goes too: the clip starts at its first sample above 10% of its peak.
+    if (abrupt) speech.erase(speech.begin(), speech.begin() + static_cast<std::ptrdiff_t>(SpeechOnset(speech, 0.1f)));
     const auto right = static_cast<size_t>(std::lround(UniformIn({0.1, 1.0}, rng) * kRate));
     const std::vector<float> clip = PadWithNoiseFloor(speech, left, right, rng);
     char name[32];

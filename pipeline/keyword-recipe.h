@@ -19,9 +19,11 @@
 //               variants, flite, festival, at random rates and pitches, in a few spellings ("jarvis",
 //               "Jarvis.", "Jarvis!", "jarvis?") that change the prosody.
 //   sound-alikes  words that share most of the keyword's sounds, spoken the same way and labelled
-//               "_unknown_": the keyword with its first consonants replaced ("harvis", "travis"), its last
-//               consonants replaced ("jarvin"), its syllables alone ("jar", "vis"), and the nearest words
-//               of a built-in English word list by spelling ("service", "davis").
+//               "_unknown_": the keyword with its first consonants replaced ("harvis", "travis"), its
+//               syllables alone ("jar", "vis"), and the nearest words of a built-in English word list by
+//               spelling ("service", "davis"). Edits of the last consonants ("jarvin", "jarvice") only with
+//               `ending_edits: true`: some sound the same as the keyword ("jarvice"), and real speakers
+//               often swallow a final consonant, so by default they teach the model to reject the keyword.
 //   other words  further words of that list, so that ordinary speech is "_unknown_" too.
 //   sentences   strings of 4-9 list words (every third with a sound-alike among them), so that longer
 //               synthetic speech is "_unknown_" too (without them the model fired on read sentences).
@@ -38,7 +40,9 @@
 // entry held out), so no large group lands on one side only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,9 +58,11 @@ struct KeywordRecipeConfig {
   uint64_t seed = 1;
   int positive_examples = 1200;        // synthetic clips of the keyword
   int sound_alikes = 36;               // sound-alike words (each spoken examples_per_word times)
+  bool ending_edits = false;           // sound-alikes may also replace the last consonants ("jarvin")
   int other_words = 40;                // other words from the built-in list
   int sentences = 70;                  // synthetic word strings (4-9 list words, some with a sound-alike)
   int examples_per_word = 6;           // synthetic clips per negative word
+  double abrupt_starts = 0.5;          // share of synthetic negatives written without leading silence
   std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
   UniformRange rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
@@ -81,9 +87,13 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"seed", "", "seed of synthesis, initialisation and augmentation"}, self.seed);
     v(FieldInfo{"positive_examples", "", "synthetic clips of the keyword"}, self.positive_examples);
     v(FieldInfo{"sound_alikes", "", "sound-alike negative words"}, self.sound_alikes);
+    v(FieldInfo{"ending_edits", "", "sound-alikes also replace the keyword's last consonants (\"jarvin\")"},
+      self.ending_edits);
     v(FieldInfo{"other_words", "", "other negative words from the built-in list"}, self.other_words);
     v(FieldInfo{"sentences", "", "synthetic negative word strings (4-9 words)"}, self.sentences);
     v(FieldInfo{"examples_per_word", "", "synthetic clips per negative word or sentence"}, self.examples_per_word);
+    v(FieldInfo{"abrupt_starts", "", "share of synthetic negatives written without leading silence, in [0, 1]"},
+      self.abrupt_starts);
     v(FieldInfo{"engines", "", "speech engines taking turns (repeat one to give it a larger share)"},
       self.engines);
     v(FieldInfo{"rate", "", "speaking-rate factor range"}, self.rate);
@@ -117,6 +127,10 @@ struct KeywordRecipeConfig {
   void Validate(std::string_view path = "keyword") const;
 };
 
+// Index of the first sample of `audio` whose magnitude reaches `fraction` of its peak (0 for silence): where
+// a synthetic negative written with `abrupt_starts` begins.
+size_t SpeechOnset(std::span<const float> audio, float fraction);
+
 // Letters only, lower case ("Hey, Computer!" -> "heycomputer"): how keywords, labels and transcripts are
 // compared.
 std::string KeywordLetters(std::string_view text);
@@ -126,9 +140,10 @@ std::string KeywordLetters(std::string_view text);
 std::string KeywordLabel(std::string_view keyword);
 
 // Up to `max_count` distinct lower-case words or word pieces that sound like `keyword` but are not it
-// (see the header comment), in a fixed order: onset edits, ending edits, syllables and nearest list words
-// taken in turn. Never the keyword itself, nothing that contains it, nothing shorter than 2 letters.
-std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count);
+// (see the header comment), in a fixed order: onset edits, nearest list words, ending edits (only with
+// `ending_edits`) and syllables taken in turn. Never the keyword itself, nothing that contains it, nothing
+// shorter than 2 letters.
+std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count, bool ending_edits = false);
 
 // `count` words of the built-in list (distinct, seeded order), none of them in `exclude`, none containing
 // the keyword or within edit distance 1 of it.

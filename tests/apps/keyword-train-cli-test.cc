@@ -2,7 +2,9 @@
 // plans, trains, calibrates on held-out tone "speech" and writes the threshold into the model's metadata.
 #include <sndfile.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,8 @@
 
 #include "apps/run-ossicle.h"
 #include "models/acoustic-model.h"
+#include "pipeline/audio-file-reader.h"
+#include "pipeline/manifest.h"
 #include "pipeline/speech-synth.h"
 #include "pipeline/stages/model-decoder-defaults.h"
 #include "support/bad-audio-files.h"
@@ -43,6 +47,7 @@ struct TinyKeyword {
                                           "other_words: 2\n"
                                           "sentences: 1\n"
                                           "examples_per_word: 1\n"
+                                          "abrupt_starts: 1\n"
                                           "engines: [espeak-ng]\n"
                                           "negatives: neg.tsv\n"
                                           "hidden_size: 4\n"
@@ -91,6 +96,31 @@ TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the thresh
   CHECK(nlohmann::json::parse(model->ProvenanceJson())["keyword_train"]["threshold"] == report["threshold"]);
   CHECK(fs::exists(t.dir / "work/experiment.yaml"));
   CHECK(fs::exists(t.dir / "work/negatives-heldout.tsv"));
+
+  // The synthetic clips: every positive starts with at least 0.1 s of quiet noise floor; with abrupt_starts: 1
+  // every negative starts at its speech (the first sample at 10% of the clip's peak).
+  ManifestColumns columns;
+  columns.label = "label";
+  int positives = 0, negatives = 0;
+  for (const ManifestEntry& clip : ReadManifest((t.dir / "work/synthetic.tsv").string(), columns)) {
+    const std::vector<float> audio = ReadAudioFile(clip.audio_path);
+    REQUIRE(audio.size() > 1600);
+    float peak = 0.0f, lead_peak = 0.0f;
+    for (size_t k = 0; k < audio.size(); ++k) {
+      peak = std::max(peak, std::abs(audio[k]));
+      if (k < 1600) lead_peak = std::max(lead_peak, std::abs(audio[k]));
+    }
+    INFO(clip.audio_path);
+    if (clip.label == "jarvis") {
+      ++positives;
+      CHECK(lead_peak < 0.05f * peak);
+    } else {
+      ++negatives;
+      CHECK(std::abs(audio[0]) >= 0.08f * peak);  // 10% of the peak before 16-bit rounding and the noise floor
+    }
+  }
+  CHECK(positives == 4);
+  CHECK(negatives == 5);
 }
 
 TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 3", "[apps][keyword]") {

@@ -276,6 +276,37 @@ TEST_CASE("ossicle model run --audio streams features through the model", "[cli]
 }
 
 // Every damaged model: exit 5, the message names the file and the problem, no output is written.
+TEST_CASE("ossicle model set-decoder writes the decoder metadata that model info shows", "[cli][model]") {
+  test::ScopedTempDir tmp;
+  const std::string model = ImportLstmBi(tmp.path());
+  RunResult r = RunOssicle("model info " + model);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("decoder: none"));
+  CHECK(nlohmann::json::parse(RunOssicle("model info --json " + model).out).at("decoder").is_null());
+
+  const std::string with = (tmp.path() / "with.safetensors").string();
+  r = RunOssicle("model set-decoder " + model + " --out " + with +
+                 " --decoder '{\"type\": \"decoder.keywords\", \"keywords\": \"yes\", \"threshold\": 0.75}'");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains(with + ": with decoder metadata"));
+  r = RunOssicle("model info " + with);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("decoder: {\"keywords\":\"yes\",\"threshold\":0.75,\"type\":\"decoder.keywords\"}"));
+  const nlohmann::json j = nlohmann::json::parse(RunOssicle("model info --json " + with).out);
+  CHECK(j.at("decoder").at("type") == "decoder.keywords");
+  CHECK(j.at("decoder").at("threshold") == 0.75);
+
+  // An empty --decoder removes it; a value that is not an object with a "type" is refused, naming the option.
+  const std::string without = (tmp.path() / "without.safetensors").string();
+  REQUIRE(RunOssicle("model set-decoder " + with + " --out " + without + " --decoder ''").exit_code == 0);
+  CHECK_THAT(RunOssicle("model info " + without).out, Contains("decoder: none"));
+  r = RunOssicle("model set-decoder " + model + " --out " + (tmp.path() / "bad.safetensors").string() +
+                 " --decoder '[1, 2]'");
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Contains("--decoder: expected a JSON object with a string \"type\""));
+  CHECK_FALSE(fs::exists(tmp.path() / "bad.safetensors"));
+}
+
 TEST_CASE("ossicle model info and run refuse damaged model files with exit code 5", "[cli][model][errors]") {
   test::ScopedTempDir tmp;
   const fs::path dir = tmp.path();
@@ -354,7 +385,7 @@ TEST_CASE("ossicle model info and run refuse damaged model files with exit code 
   // model info goes on past a bad file: the good one is described, the exit code is the first failure's.
   r = RunOssicle("model info " + good + " " + (dir / "truncated.safetensors").string() + " " + good);
   CHECK(r.exit_code == 5);
-  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2 * 6);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 2 * 7);  // 7 lines per model
   CHECK_THAT(r.err, Contains("truncated.safetensors"));
 
   std::vector<std::string> keep = {"lstm_bi.safetensors", "feats.npy"};
