@@ -74,6 +74,10 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
   CheckProbability(ga, gain.probability);
   gain.gain_db.Validate(JoinKey(ga, "gain_db"), -60.0, 40.0);
 
+  const std::string bl = JoinKey(key_path, "band_limit");
+  CheckProbability(bl, band_limit.probability);
+  band_limit.sample_rate_hz.Validate(JoinKey(bl, "sample_rate_hz"), 2000.0, 96000.0);
+
   const std::string sa = JoinKey(key_path, "spec_augment");
   CheckProbability(sa, spec_augment.probability);
   CheckIntRange(sa, "time_masks", spec_augment.time_masks, 0, 100);
@@ -86,7 +90,8 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
 }
 
 bool AugmentationConfig::AnyWaveform() const {
-  return speed.probability > 0 || shift.probability > 0 || noise.probability > 0 || gain.probability > 0;
+  return speed.probability > 0 || shift.probability > 0 || noise.probability > 0 || gain.probability > 0 ||
+         band_limit.probability > 0;
 }
 
 // ---- random numbers ----
@@ -136,6 +141,16 @@ void ShiftSamples(std::vector<float>& samples, int64_t shift) {
     std::move(samples.begin() - shift, samples.end(), samples.begin());
     std::fill(samples.end() + shift, samples.end(), 0.0f);
   }
+}
+
+std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz) {
+  std::vector<float> out(samples.begin(), samples.end());
+  if (via_hz >= rate_hz || samples.empty()) return out;
+  const std::vector<float> back = ResampleAudio(ResampleAudio(samples, rate_hz, via_hz), via_hz, rate_hz);
+  const size_t n = std::min(out.size(), back.size());
+  std::copy(back.begin(), back.begin() + static_cast<std::ptrdiff_t>(n), out.begin());
+  std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), 0.0f);
+  return out;
 }
 
 void ApplyGainDb(std::span<float> samples, double gain_db) {
@@ -333,6 +348,9 @@ void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rn
   }
   if (Uniform01(rng) < c.gain.probability) {
     ApplyGainDb(samples, UniformIn(c.gain.gain_db, rng));
+  }
+  if (c.band_limit.probability > 0 && Uniform01(rng) < c.band_limit.probability) {
+    samples = BandLimit(samples, sample_rate_hz_, UniformIn(c.band_limit.sample_rate_hz, rng));
   }
 }
 

@@ -12,7 +12,7 @@
 //   features = ComputeFeatures(...);
 //   augmenter.ApplyToFeatures(features.data, features.num_frames, dim, base_dim, rng);
 //
-// Waveform order: speed -> time shift -> noise -> gain, each applied with its own probability. The noise
+// Waveform order: speed -> time shift -> noise -> gain -> band limit, each applied with its own probability. The noise
 // is scaled against the power of the (speed-changed, shifted) signal, so the SNR holds exactly over the
 // whole clip; the gain then scales signal and noise together and leaves the SNR unchanged.
 // Random numbers: everything is drawn from the caller's generator in a fixed order, with our own
@@ -111,6 +111,24 @@ struct GainAugmentConfig {
   }
 };
 
+// The audio passes through a lower sample rate and back (soxr): nothing above half that rate is left, as in
+// a recording made at that rate (8 kHz telephone or FSDD audio in a 16 kHz model). Applied last, after the
+// gain, like the recording channel. Unlike the other steps it draws nothing while its probability is 0, so
+// configurations without it keep their random sequences.
+struct BandLimitAugmentConfig {
+  double probability = 0.0;
+  UniformRange sample_rate_hz{8000.0, 8000.0};
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example is band-limited (as if recorded at a lower rate)"},
+      self.probability);
+    v(FieldInfo{"sample_rate_hz", "Hz",
+                "rate the audio passes through, in [2000, 96000]; at or above the training rate nothing changes"},
+      self.sample_rate_hz);
+  }
+};
+
 // What a SpecAugment mask is filled with.
 enum class MaskFill {
   kZero,  // 0: the mean of features after mean normalisation (CMVN)
@@ -154,6 +172,7 @@ struct AugmentationConfig {
   ShiftAugmentConfig shift;
   NoiseAugmentConfig noise;
   GainAugmentConfig gain;
+  BandLimitAugmentConfig band_limit;
   SpecAugmentConfig spec_augment;
 
   template <class Self, class Visitor>
@@ -162,6 +181,8 @@ struct AugmentationConfig {
     v(FieldInfo{"shift", "", "time shift"}, self.shift);
     v(FieldInfo{"noise", "", "white, pink or background noise at a random SNR"}, self.noise);
     v(FieldInfo{"gain", "", "random gain"}, self.gain);
+    v(FieldInfo{"band_limit", "", "pass through a lower sample rate (the recording channel), after the gain"},
+      self.band_limit);
     v(FieldInfo{"spec_augment", "", "time and frequency masks on the features"}, self.spec_augment);
   }
 
@@ -170,7 +191,8 @@ struct AugmentationConfig {
   // mask counts and widths >= 0, max_time_mask_fraction in [0, 1].
   void Validate(std::string_view key_path = "augmentation") const;
 
-  // True when some waveform augmentation can happen (any of speed, shift, noise, gain has probability > 0).
+  // True when some waveform augmentation can happen (any of speed, shift, noise, gain, band_limit has
+  // probability > 0).
   bool AnyWaveform() const;
 };
 
@@ -189,6 +211,9 @@ double MeanPower(std::span<const float> samples);
 std::vector<float> ChangeSpeed(std::span<const float> samples, double factor);
 // Moves the audio `shift` samples later (> 0) or earlier (< 0), keeping the length; vacated samples are 0.
 void ShiftSamples(std::vector<float>& samples, int64_t shift);
+// Resamples `samples` (at rate_hz) to via_hz and back, keeping the length: nothing above via_hz / 2 is left.
+// Unchanged when via_hz >= rate_hz.
+std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz);
 // Multiplies by 10^(gain_db / 20).
 void ApplyGainDb(std::span<float> samples, double gain_db);
 // Adds `noise` (same length as `signal`) scaled so that 10 log10(P_signal / P_scaled_noise) = snr_db.
@@ -223,7 +248,7 @@ class Augmenter {
 
   const AugmentationConfig& Config() const { return config_; }
 
-  // Speed, shift, noise, gain (each with its probability), in place.
+  // Speed, shift, noise, gain, band limit (each with its probability), in place.
   void ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng) const;
   // SpecAugment with its probability.
   void ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,

@@ -142,6 +142,58 @@ TEST_CASE("augmentation: gain, shift and speed", "[augmentation]") {
   }
 }
 
+// Power of the x[k] * e^{-i 2 pi f k / rate} sum, normalised: the share of a pure tone's power at f.
+double TonePower(const std::vector<float>& x, double freq_hz, double rate_hz) {
+  double re = 0, im = 0;
+  for (size_t k = 0; k < x.size(); ++k) {
+    const double phase = 2 * std::numbers::pi * freq_hz * static_cast<double>(k) / rate_hz;
+    re += x[k] * std::cos(phase);
+    im -= x[k] * std::sin(phase);
+  }
+  const double n = static_cast<double>(x.size());
+  return 2.0 * (re * re + im * im) / (n * n);  // a sine of amplitude a gives a^2 / 2
+}
+
+TEST_CASE("augmentation: band limit removes what lies above half the rate it passes through", "[augmentation]") {
+  // 1 kHz + 6 kHz at 16 kHz through 8 kHz: the 1 kHz tone stays, the 6 kHz one (above 4 kHz) goes.
+  std::vector<float> x = Sine(16000, 1000, 16000, 0.3);
+  const std::vector<float> high = Sine(16000, 6000, 16000, 0.3);
+  for (size_t k = 0; k < x.size(); ++k) x[k] += high[k];
+  const std::vector<float> y = BandLimit(x, 16000, 8000);
+  REQUIRE(y.size() == x.size());
+  CHECK(TonePower(x, 6000, 16000) == Approx(0.045).epsilon(0.01));
+  CHECK(TonePower(y, 1000, 16000) == Approx(0.045).epsilon(0.02));
+  CHECK(TonePower(y, 6000, 16000) < 1e-6);
+  // At or above the signal's own rate nothing changes.
+  CHECK(BandLimit(x, 16000, 16000) == x);
+  CHECK(BandLimit(x, 16000, 22050) == x);
+  CHECK(BandLimit(std::vector<float>{}, 16000, 8000).empty());
+
+  // Through the Augmenter (probability 1): the same as BandLimit at the drawn rate.
+  AugmentationConfig config;
+  config.band_limit.probability = 1;
+  config.band_limit.sample_rate_hz = {8000, 8000};
+  CHECK(config.AnyWaveform());
+  Augmenter aug(config, 16000);
+  std::vector<float> z = x;
+  std::mt19937_64 rng(1);
+  aug.ApplyToWaveform(z, rng);
+  CHECK(z == y);
+}
+
+TEST_CASE("augmentation: a band limit with probability 0 draws no random number", "[augmentation]") {
+  // Configurations written before band_limit existed keep their random sequence.
+  AugmentationConfig config;
+  config.gain.probability = 1;
+  Augmenter aug(config, 16000);
+  std::mt19937_64 a(9), b(9);
+  std::vector<float> x = Sine(1600, 300, 16000, 0.3);
+  aug.ApplyToWaveform(x, a);
+  for (int step = 0; step < 4; ++step) Uniform01(b);  // the decisions of speed, shift, noise and gain
+  UniformIn(config.gain.gain_db, b);                  // the gain
+  CHECK(a() == b());
+}
+
 TEST_CASE("augmentation: SpecAugment masks stay within their bounds", "[augmentation]") {
   const int base = 10, dim = 30;  // deltas of order 2 appended
   const int64_t frames = 50;
@@ -275,6 +327,16 @@ TEST_CASE("augmentation: every validation rule names its field", "[augmentation]
     auto d = c;
     d.shift.probability = -0.1;
     check(d, "augmentation.shift.probability = -0.1");
+  }
+  {
+    auto d = c;
+    d.band_limit.sample_rate_hz = {1000, 8000};
+    check(d, "augmentation.band_limit.sample_rate_hz.min = 1000; expected in [2000, 96000]");
+  }
+  {
+    auto d = c;
+    d.band_limit.probability = 2;
+    check(d, "augmentation.band_limit.probability = 2");
   }
   {
     auto d = c;
