@@ -71,7 +71,7 @@ struct KeywordRecipeConfig {
   std::vector<std::string> extra_negatives;  // manifests of speech without the keyword, training only
   int64_t max_extra_negatives = 0;     // keep at most this many extra negatives, evenly spaced (0 = all)
   std::string features_file;           // feature configuration YAML ("" = 40 log-mel bins at 16 kHz, Kaldi)
-  int hidden_size = 64;
+  int hidden_size = 128;
   int num_layers = 2;
   int epochs = 8;
   int64_t max_steps = 0;               // 0 = no cap
