@@ -144,13 +144,10 @@ void ShiftSamples(std::vector<float>& samples, int64_t shift) {
 }
 
 std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz) {
-  std::vector<float> out(samples.begin(), samples.end());
-  if (via_hz >= rate_hz || samples.empty()) return out;
-  const std::vector<float> back = ResampleAudio(ResampleAudio(samples, rate_hz, via_hz), via_hz, rate_hz);
-  const size_t n = std::min(out.size(), back.size());
-  std::copy(back.begin(), back.begin() + static_cast<std::ptrdiff_t>(n), out.begin());
-  std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), 0.0f);
-  return out;
+  if (via_hz >= rate_hz || samples.empty()) return {samples.begin(), samples.end()};
+  std::vector<float> back = ResampleAudio(ResampleAudio(samples, rate_hz, via_hz), via_hz, rate_hz);
+  back.resize(samples.size(), 0.0f);  // the round trip may differ by a sample; the length is kept
+  return back;
 }
 
 void ApplyGainDb(std::span<float> samples, double gain_db) {

@@ -132,7 +132,7 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   at_least("positive_examples", positive_examples, 1);
   at_least("sound_alikes", sound_alikes, 0);
   if (!(abrupt_starts >= 0.0 && abrupt_starts <= 1.0)) {
-    throw ConfigError(field("abrupt_starts") + " = " + std::to_string(abrupt_starts) + "; expected a share in [0, 1]");
+    throw ConfigError(RuleMessage(path, "abrupt_starts", abrupt_starts, "a share in [0, 1]"));
   }
   at_least("other_words", other_words, 0);
   at_least("sentences", sentences, 0);
