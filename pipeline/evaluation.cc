@@ -459,6 +459,31 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
                       " (use a label column)");
   }
 
+  // References the model has no label for (another keyword's recordings in a wake-word manifest): a model
+  // with an "_unknown_" filler is right to reject them, so they count as "_unknown_"; without one they stay
+  // as they are, errors the model cannot avoid. Either way the report says which and how many.
+  if (sc.reference_kind == ReferenceKind::kLabel &&
+      (sc.scoring == EvalScoring::kFrameClasses || sc.scoring == EvalScoring::kClip)) {
+    const std::set<std::string> labels(model.Labels().begin(), model.Labels().end());
+    const bool has_unknown = labels.count(std::string(kUnknownReference)) > 0;
+    for (ManifestEntry& e : entries) {
+      if (labels.count(e.label)) continue;
+      ++result.foreign_references[e.label];
+      if (has_unknown) e.label = std::string(kUnknownReference);
+    }
+    if (!result.foreign_references.empty()) {
+      std::string list;
+      for (const auto& [label, n] : result.foreign_references) {
+        list += (list.empty() ? "" : ", ") + label + " (" + std::to_string(n) + ")";
+      }
+      result.foreign_references_as_unknown = has_unknown;
+      result.notes.push_back(has_unknown ? "references that are not model labels count as _unknown_ (the model "
+                                           "is right to reject them): " + list
+                                         : "references that are not model labels, and the model has no _unknown_ "
+                                           "label: they count as errors: " + list);
+    }
+  }
+
   // Names the scores index and the fallback prediction.
   std::set<std::string> references;
   for (const ManifestEntry& e : entries) references.insert(e.label);

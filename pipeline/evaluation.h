@@ -23,6 +23,9 @@
 //                   transcript -> WER/CER. Keyword mode (a label/keyword column): every keyword of the
 //                   manifest scored by the CtcKeywordSpotter over the clip; prediction as for ctc_words.
 // The fallback prediction is "_silence_" when the manifest has that label, else "(none)".
+// Label references that are not model labels (the "alexa" clips of a wake-word manifest, for a "jarvis"
+// spotter) count as "_unknown_" when the model has that label (clip and frame_classes scoring), since
+// rejecting them is right; EvaluationResult::foreign_references lists them and a note says so.
 // The threshold: EvaluationConfig::threshold, else the model's metadata "decoder".threshold, else 0.5.
 //
 // Negatives (false alarms per hour): the streaming decoder (KwsDecoder for frame_classes, CtcKeywordSpotter
@@ -40,6 +43,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +69,8 @@ enum class ReferenceKind { kLabel, kTranscript };
 
 inline constexpr double kDetFloorThreshold = 0.02;  // lowest threshold the DET curve is measured at
 inline constexpr std::string_view kNoPrediction = "(none)";
+// The filler label that references without a model label count as.
+inline constexpr std::string_view kUnknownReference = "_unknown_";
 
 struct EvaluationConfig {
   std::string model;      // ossicle model file
@@ -141,6 +147,11 @@ struct EvaluationResult {
   std::vector<DetPoint> det;
   std::optional<OperatingPoint> at_1_fa_per_hour;
   std::optional<OperatingPoint> at_target;
+
+  // Label references that are not model labels, with their clip counts; true when they were scored as
+  // kUnknownReference (the model has that label), false when they stay as unavoidable errors.
+  std::map<std::string, int64_t> foreign_references;
+  bool foreign_references_as_unknown = false;
 
   std::vector<std::string> notes;  // what was skipped and why
   std::string run_dir;             // where learning curves come from ("" when none)

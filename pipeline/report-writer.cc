@@ -163,6 +163,11 @@ nlohmann::json MetricsJson(const EvaluationResult& r, const ReportFiles& files) 
   j["plots_skipped"] = files.plots_skipped.empty() ? nlohmann::json(nullptr) : nlohmann::json(files.plots_skipped);
   j["run_dir"] = r.run_dir.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.run_dir);
   j["notes"] = r.notes;
+  if (!r.foreign_references.empty()) {
+    j["foreign_references"] = r.foreign_references;
+    j["foreign_references_as"] =
+        r.foreign_references_as_unknown ? nlohmann::json(std::string(kUnknownReference)) : nlohmann::json(nullptr);
+  }
   nlohmann::json errors = nlohmann::json::array();
   for (const ClipResult& c : r.clips)
     if (!c.error.empty()) errors.push_back({{"path", c.path}, {"line", c.line}, {"error", c.error}});

@@ -206,3 +206,50 @@ TEST_CASE("eval: character CTC model gives WER and CER against transcripts", "[e
   CHECK(m["cer"].get<double>() == Approx(1.0));
   CHECK_FALSE(m.contains("per_class"));
 }
+
+TEST_CASE("eval: references the model has no label for count as _unknown_ when it has that filler", "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  // A "jarvis" spotter that rejects everything: p(jarvis) = 1 / (e^5 + 1) on every frame, below 0.5.
+  const std::string spotter = RiggedModel(dir.path(), "jarvis.safetensors", ossicle::HeadType::kFrame,
+                                          {"jarvis", "_unknown_"}, /*favoured=*/1);
+  // A wake-word manifest: one jarvis, two clips of another keyword.
+  WriteText(dir.path() / "wake.tsv", "path\tkeyword\n" + TestAudio("yes_en-us_16k.wav") + "\tjarvis\n" +
+                                         TestAudio("no_en-gb-x-rp_16k.wav") + "\talexa\n" +
+                                         TestAudio("stop_en_16k.wav") + "\talexa\n");
+  const fs::path out = dir.path() / "r";
+  const ossicle::test::RunResult r = RunOssicle("eval --model '" + spotter + "' --manifest '" +
+                                                (dir.path() / "wake.tsv").string() + "' --out '" + out.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  // The two alexa clips are rightly rejected; the jarvis clip is missed.
+  CHECK_THAT(r.out, Contains("accuracy 0.6667 (2 of 3)"));
+  const nlohmann::json m = ReadJson(out / "metrics.json");
+  CHECK(m["foreign_references"] == nlohmann::json({{"alexa", 2}}));
+  CHECK(m["foreign_references_as"] == "_unknown_");
+  CHECK(m["confusion"]["labels"] == nlohmann::json({"jarvis", "_unknown_"}));
+  for (const auto& c : m["per_class"]) {
+    if (c["label"] == "_unknown_") {
+      CHECK(c["support"] == 2);
+      CHECK(c["recall"].get<double>() == Approx(1.0));
+    }
+  }
+  CHECK_FALSE(m.contains("positives"));  // no --negatives: no false-reject figures
+  CHECK_THAT(ReadTextFile(out / "report.md"),
+             Contains("references that are not model labels count as _unknown_ (the model is right to reject them): "
+                      "alexa (2)"));
+  CHECK_THAT(ReadTextFile(out / "clips.tsv"), Contains("\t3\t_unknown_\t_unknown_\t"));
+
+  // Without an _unknown_ label such clips cannot be right: they stay, and the report says so.
+  const std::string kws = RiggedModel(dir.path(), "kws.safetensors", ossicle::HeadType::kFrame,
+                                      {"_silence_", "yes", "no"}, /*favoured=*/1);
+  WriteText(dir.path() / "dev.tsv", "path\tlabel\n" + TestAudio("yes_en-us_16k.wav") + "\tyes\n" +
+                                        TestAudio("stop_en_16k.wav") + "\tstop\n");
+  const fs::path out2 = dir.path() / "r2";
+  const ossicle::test::RunResult r2 = RunOssicle("eval --model '" + kws + "' --manifest '" +
+                                                 (dir.path() / "dev.tsv").string() + "' --out '" + out2.string() + "'");
+  REQUIRE(r2.exit_code == 0);
+  CHECK_THAT(r2.out, Contains("accuracy 0.5000 (1 of 2)"));
+  const nlohmann::json m2 = ReadJson(out2 / "metrics.json");
+  CHECK(m2["foreign_references"] == nlohmann::json({{"stop", 1}}));
+  CHECK(m2["foreign_references_as"].is_null());
+  CHECK_THAT(ReadTextFile(out2 / "report.md"), Contains("they count as errors: stop (1)"));
+}
