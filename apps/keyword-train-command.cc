@@ -23,6 +23,7 @@
 
 #include "apps/commands.h"
 #include "apps/exit-codes.h"
+#include "features/cmvn.h"
 #include "features/errors.h"
 #include "models/acoustic-model.h"
 #include "models/kws-decoder.h"
@@ -142,6 +143,16 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
     std::ofstream out(experiment_path);
     out << KeywordExperimentYaml(recipe, plan, work);
     if (!out) throw IoError(experiment_path + ": cannot write the experiment");
+  }
+  // A features_file replaces the recipe's whole feature configuration, CMVN included; without CMVN a model
+  // trained on padded synthetic clips missed every real recording (docs/keywords.md).
+  if (!recipe.features_file.empty() &&
+      LoadExperimentConfig(experiment_path, opt.overrides).features.cmvn.mode == CmvnMode::kNone) {
+    fmt::print(stderr,
+               "warning: features_file {}: no CMVN (cmvn.mode none); the recipe's own features use "
+               "`cmvn: {{mode: utterance}}`, without which a keyword model missed all the real recordings it was "
+               "measured on (docs/keywords.md)\n",
+               recipe.features_file);
   }
   std::string alikes;
   for (size_t i = 0; i < plan.sound_alikes.size(); ++i) alikes += (i ? ", " : "") + plan.sound_alikes[i];

@@ -138,5 +138,26 @@ TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 
   CHECK_FALSE(fs::exists(t.dir / "m.safetensors"));
 }
 
+TEST_CASE("ossicle keyword-train warns when a features_file has no CMVN", "[apps][keyword]") {
+  TinyKeyword t;
+  // --calibrate with a model that does not exist: the data plan and the experiment are written (and the
+  // features checked) before the model is needed, so no synthesis or training runs.
+  auto run = [&](const std::string& cmvn) {
+    std::ofstream(t.dir / "features.yaml") << "type: fbank\nframe: {sample_rate_hz: 16000}\nmel: {num_mel_bins: 40}\n"
+                                           << cmvn;
+    std::ofstream(t.dir / "recipe-f.yaml") << test::ReadTextFile(t.dir / "recipe.yaml") << "features_file: features.yaml\n";
+    return test::RunOssicle(
+        "keyword-train --config recipe-f.yaml --out m.safetensors --work-dir work --calibrate missing.safetensors", t.dir);
+  };
+  const auto bare = run("");
+  CHECK(bare.exit_code != 0);  // the missing model
+  CHECK_THAT(bare.err, Contains("warning: features_file ") && Contains("features.yaml: no CMVN (cmvn.mode none)"));
+  CHECK_THAT(bare.err, Contains("missing.safetensors"));
+  const auto with_cmvn = run("cmvn: {mode: utterance}\n");
+  CHECK(with_cmvn.exit_code != 0);
+  CHECK_THAT(with_cmvn.err, !Contains("warning: features_file"));
+  CHECK_THAT(with_cmvn.err, Contains("missing.safetensors"));
+}
+
 }  // namespace
 }  // namespace ossicle
