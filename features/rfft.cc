@@ -30,6 +30,13 @@ void RealFft::Forward(std::span<const double> in, std::span<std::complex<double>
   impl_->fft.fwd(out.data(), in.data(), size_);
 }
 
+void RealFft::Inverse(std::span<const std::complex<double>> in, std::span<double> out) const {
+  if (static_cast<int>(in.size()) != NumBins() || static_cast<int>(out.size()) != size_) {
+    throw std::invalid_argument("RealFft::Inverse: wrong buffer sizes");
+  }
+  impl_->fft.inv(out.data(), in.data(), size_);  // scaled by 1 / N (Eigen's default)
+}
+
 int RoundUpToPowerOfTwo(int n) {
   int p = 1;
   while (p < n) p <<= 1;

@@ -29,6 +29,9 @@ class RealFft {
   // in: Size() samples; out: NumBins() bins X[k] = sum_n x[n] exp(-2 pi i k n / N), unscaled.
   // Not thread-safe per object (the backend keeps scratch buffers); use one RealFft per thread.
   void Forward(std::span<const double> in, std::span<std::complex<double>> out) const;
+  // The inverse: in: NumBins() bins of a real signal's spectrum; out: Size() samples x[n] = (1/N) sum_k X[k]
+  // exp(2 pi i k n / N) over the whole (Hermitian) spectrum, so Inverse(Forward(x)) == x.
+  void Inverse(std::span<const std::complex<double>> in, std::span<double> out) const;
 
  private:
   struct Impl;

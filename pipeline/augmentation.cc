@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <complex>
 #include <mutex>
 #include <numbers>
 
 #include "features/errors.h"
+#include "features/rfft.h"
 #include "pipeline/audio-file-reader.h"
 #include "pipeline/config-yaml.h"
 #include "pipeline/resample.h"
@@ -51,6 +53,11 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
   CheckProbability(sh, shift.probability);
   shift.shift_ms.Validate(JoinKey(sh, "shift_ms"), -10000.0, 10000.0);
 
+  const std::string rv = JoinKey(key_path, "reverb");
+  CheckProbability(rv, reverb.probability);
+  reverb.rt60_s.Validate(JoinKey(rv, "rt60_s"), 0.05, 3.0);
+  reverb.drr_db.Validate(JoinKey(rv, "drr_db"), -20.0, 40.0);
+
   const std::string no = JoinKey(key_path, "noise");
   CheckProbability(no, noise.probability);
   noise.snr_db.Validate(JoinKey(no, "snr_db"), -50.0, 100.0);
@@ -90,8 +97,8 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
 }
 
 bool AugmentationConfig::AnyWaveform() const {
-  return speed.probability > 0 || shift.probability > 0 || noise.probability > 0 || gain.probability > 0 ||
-         band_limit.probability > 0;
+  return speed.probability > 0 || shift.probability > 0 || reverb.probability > 0 || noise.probability > 0 ||
+         gain.probability > 0 || band_limit.probability > 0;
 }
 
 // ---- random numbers ----
@@ -119,6 +126,55 @@ double MeanPower(std::span<const float> samples) {
   double sum = 0.0;
   for (float x : samples) sum += static_cast<double>(x) * x;
   return sum / static_cast<double>(samples.size());
+}
+
+std::vector<float> SyntheticRoomResponse(double rate_hz, double rt60_s, double drr_db, std::mt19937_64& rng) {
+  if (!(rt60_s >= 0.05 && rt60_s <= 3.0)) {
+    throw ConfigError(RuleMessage("augmentation.reverb", "rt60_s", rt60_s, "in [0.05, 3]"));
+  }
+  const auto length = std::max<int64_t>(2, std::llround(rt60_s * rate_hz));
+  const int64_t tail_start = std::min<int64_t>(length - 1, std::max<int64_t>(1, std::llround(0.002 * rate_hz)));
+  std::vector<float> h(static_cast<size_t>(length), 0.0f);
+  std::vector<double> tail(static_cast<size_t>(length - tail_start));
+  double energy = 0.0;
+  for (size_t i = 0; i < tail.size(); ++i) {
+    const double t = static_cast<double>(tail_start + static_cast<int64_t>(i)) / rate_hz;
+    tail[i] = StandardNormal(rng) * std::pow(10.0, -3.0 * t / rt60_s);
+    energy += tail[i] * tail[i];
+  }
+  const double scale = energy > 0 ? std::sqrt(std::pow(10.0, -drr_db / 10.0) / energy) : 0.0;
+  h[0] = 1.0f;
+  for (size_t i = 0; i < tail.size(); ++i) h[static_cast<size_t>(tail_start) + i] = static_cast<float>(tail[i] * scale);
+  return h;
+}
+
+std::vector<float> Convolve(std::span<const float> samples, std::span<const float> response) {
+  std::vector<float> out(samples.size(), 0.0f);
+  if (samples.empty() || response.empty()) return out;
+  const int size = RoundUpToPowerOfTwo(static_cast<int>(samples.size() + response.size() - 1));
+  RealFft fft(std::max(size, 2));
+  std::vector<double> a(static_cast<size_t>(fft.Size()), 0.0), b(a.size(), 0.0);
+  std::copy(samples.begin(), samples.end(), a.begin());
+  std::copy(response.begin(), response.end(), b.begin());
+  std::vector<std::complex<double>> fa(static_cast<size_t>(fft.NumBins())), fb(fa.size());
+  fft.Forward(a, fa);
+  fft.Forward(b, fb);
+  for (size_t k = 0; k < fa.size(); ++k) fa[k] *= fb[k];
+  fft.Inverse(fa, a);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(a[i]);
+  return out;
+}
+
+std::vector<float> Reverberate(std::span<const float> samples, double rate_hz, double rt60_s, double drr_db,
+                               std::mt19937_64& rng) {
+  const std::vector<float> h = SyntheticRoomResponse(rate_hz, rt60_s, drr_db, rng);
+  std::vector<float> out = Convolve(samples, h);
+  const double before = MeanPower(samples), after = MeanPower(out);
+  if (before > 0 && after > 0) {
+    const auto g = static_cast<float>(std::sqrt(before / after));
+    for (float& x : out) x *= g;
+  }
+  return out;
 }
 
 std::vector<float> ChangeSpeed(std::span<const float> samples, double factor) {
@@ -337,6 +393,11 @@ void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rn
   if (Uniform01(rng) < c.shift.probability) {
     const double ms = UniformIn(c.shift.shift_ms, rng);
     ShiftSamples(samples, std::llround(ms * sample_rate_hz_ / 1000.0));
+  }
+  if (c.reverb.probability > 0 && Uniform01(rng) < c.reverb.probability) {
+    const double rt60 = UniformIn(c.reverb.rt60_s, rng);
+    const double drr = UniformIn(c.reverb.drr_db, rng);
+    samples = Reverberate(samples, sample_rate_hz_, rt60, drr, rng);
   }
   if (Uniform01(rng) < c.noise.probability) {
     const double snr = UniformIn(c.noise.snr_db, rng);

@@ -1,5 +1,5 @@
-// Data augmentation for training: on the waveform (speed, time shift, noise at an SNR, gain) and on the
-// features (SpecAugment time and frequency masks).
+// Data augmentation for training: on the waveform (speed, time shift, room reverberation, noise at an SNR,
+// gain, band limit) and on the features (SpecAugment time and frequency masks).
 //
 //   ossicle::AugmentationConfig config;            // everything off by default (probabilities 0)
 //   config.noise.probability = 0.8;                // mix noise into 80% of the examples
@@ -12,7 +12,8 @@
 //   features = ComputeFeatures(...);
 //   augmenter.ApplyToFeatures(features.data, features.num_frames, dim, base_dim, rng);
 //
-// Waveform order: speed -> time shift -> noise -> gain -> band limit, each applied with its own probability. The noise
+// Waveform order: speed -> time shift -> reverb -> noise -> gain -> band limit, each applied with its own
+// probability (the room reverberates the voice; the noise is added at the microphone). The noise
 // is scaled against the power of the (speed-changed, shifted) signal, so the SNR holds exactly over the
 // whole clip; the gain then scales signal and noise together and leaves the SNR unchanged.
 // Random numbers: everything is drawn from the caller's generator in a fixed order, with our own
@@ -129,6 +130,24 @@ struct BandLimitAugmentConfig {
   }
 };
 
+// A synthetic room: the clip is convolved with an impulse response made of the direct sound and a tail of
+// Gaussian noise whose energy falls 60 dB in the reverberation time (rt60_s), scaled so that the direct
+// sound carries drr_db more energy than the tail (direct-to-reverberant ratio). The length is kept (the tail
+// past the clip's end is cut) and so is the mean power. Dry synthetic speech then sounds like a voice in a
+// room, as real recordings do. Like band_limit it draws nothing while its probability is 0.
+struct ReverbAugmentConfig {
+  double probability = 0.0;
+  UniformRange rt60_s{0.2, 0.8};
+  UniformRange drr_db{0.0, 12.0};
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example is reverberated"}, self.probability);
+    v(FieldInfo{"rt60_s", "s", "reverberation time range (60 dB decay), in [0.05, 3]"}, self.rt60_s);
+    v(FieldInfo{"drr_db", "dB", "direct-to-reverberant energy ratio range, in [-20, 40]"}, self.drr_db);
+  }
+};
+
 // What a SpecAugment mask is filled with.
 enum class MaskFill {
   kZero,  // 0: the mean of features after mean normalisation (CMVN)
@@ -170,6 +189,7 @@ struct SpecAugmentConfig {
 struct AugmentationConfig {
   SpeedAugmentConfig speed;
   ShiftAugmentConfig shift;
+  ReverbAugmentConfig reverb;
   NoiseAugmentConfig noise;
   GainAugmentConfig gain;
   BandLimitAugmentConfig band_limit;
@@ -179,6 +199,7 @@ struct AugmentationConfig {
   static void Fields(Self& self, Visitor&& v) {
     v(FieldInfo{"speed", "", "speed perturbation by resampling (soxr)"}, self.speed);
     v(FieldInfo{"shift", "", "time shift"}, self.shift);
+    v(FieldInfo{"reverb", "", "a synthetic room's reverberation, before the noise"}, self.reverb);
     v(FieldInfo{"noise", "", "white, pink or background noise at a random SNR"}, self.noise);
     v(FieldInfo{"gain", "", "random gain"}, self.gain);
     v(FieldInfo{"band_limit", "", "pass through a lower sample rate (the recording channel), after the gain"},
@@ -191,7 +212,7 @@ struct AugmentationConfig {
   // mask counts and widths >= 0, max_time_mask_fraction in [0, 1].
   void Validate(std::string_view key_path = "augmentation") const;
 
-  // True when some waveform augmentation can happen (any of speed, shift, noise, gain, band_limit has
+  // True when some waveform augmentation can happen (any of speed, shift, reverb, noise, gain, band_limit has
   // probability > 0).
   bool AnyWaveform() const;
 };
@@ -214,6 +235,15 @@ void ShiftSamples(std::vector<float>& samples, int64_t shift);
 // Resamples `samples` (at rate_hz) to via_hz and back, keeping the length: nothing above via_hz / 2 is left.
 // Unchanged when via_hz >= rate_hz.
 std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz);
+// The impulse response of ReverbAugmentConfig, rt60_s seconds long at rate_hz: h[0] = 1 (the direct sound),
+// then from 2 ms on Gaussian noise times 10^(-3 t / rt60_s) (energy -60 dB at t = rt60_s), scaled so that
+// 10 log10(1 / sum of the tail's squares) = drr_db. Draws one normal number per tail sample.
+std::vector<float> SyntheticRoomResponse(double rate_hz, double rt60_s, double drr_db, std::mt19937_64& rng);
+// The linear convolution of `samples` with `response` (FFT), cut to samples.size(): y[n] = sum_k h[k] x[n-k].
+std::vector<float> Convolve(std::span<const float> samples, std::span<const float> response);
+// Convolves with SyntheticRoomResponse(rate_hz, rt60_s, drr_db) and restores the input's mean power.
+std::vector<float> Reverberate(std::span<const float> samples, double rate_hz, double rt60_s, double drr_db,
+                               std::mt19937_64& rng);
 // Multiplies by 10^(gain_db / 20).
 void ApplyGainDb(std::span<float> samples, double gain_db);
 // Adds `noise` (same length as `signal`) scaled so that 10 log10(P_signal / P_scaled_noise) = snr_db.
@@ -248,7 +278,7 @@ class Augmenter {
 
   const AugmentationConfig& Config() const { return config_; }
 
-  // Speed, shift, noise, gain, band limit (each with its probability), in place.
+  // Speed, shift, reverb, noise, gain, band limit (each with its probability), in place.
   void ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng) const;
   // SpecAugment with its probability.
   void ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,

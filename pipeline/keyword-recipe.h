@@ -63,6 +63,7 @@ struct KeywordRecipeConfig {
   int sentences = 70;                  // synthetic word strings (4-9 list words, some with a sound-alike)
   int examples_per_word = 6;           // synthetic clips per negative word
   double abrupt_starts = 0.5;          // share of synthetic negatives written without leading silence
+  double reverb = 0.5;                 // share of training clips passed through a synthetic room
   std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
   UniformRange rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
@@ -94,6 +95,10 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"examples_per_word", "", "synthetic clips per negative word or sentence"}, self.examples_per_word);
     v(FieldInfo{"abrupt_starts", "", "share of synthetic negatives written without leading silence, in [0, 1]"},
       self.abrupt_starts);
+    v(FieldInfo{"reverb", "",
+                "share of training clips reverberated by a synthetic room (augmentation.reverb: RT60 0.2-0.8 s, "
+                "direct-to-reverberant ratio 0-12 dB), in [0, 1]"},
+      self.reverb);
     v(FieldInfo{"engines", "", "speech engines taking turns (repeat one to give it a larger share)"},
       self.engines);
     v(FieldInfo{"rate", "", "speaking-rate factor range"}, self.rate);

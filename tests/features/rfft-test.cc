@@ -182,3 +182,33 @@ TEST_CASE("RoundUpToPowerOfTwo", "[features][rfft]") {
 
 }  // namespace
 }  // namespace ossicle
+
+namespace ossicle {
+namespace {
+
+TEST_CASE("RealFft::Inverse undoes Forward and matches a direct inverse DFT", "[features][rfft]") {
+  for (int n : {6, 8, 400, 512}) {
+    const std::vector<double> x = TestInput(n);
+    RealFft fft(n);
+    std::vector<std::complex<double>> bins(static_cast<size_t>(fft.NumBins()));
+    fft.Forward(x, bins);
+    std::vector<double> back(static_cast<size_t>(n));
+    fft.Inverse(bins, back);
+    INFO("size " << n);
+    for (int i = 0; i < n; ++i) REQUIRE(back[static_cast<size_t>(i)] == Approx(x[static_cast<size_t>(i)]).margin(1e-12));
+  }
+  // One bin (k = 3 of N = 16, value 16): the inverse is 2 cos(2 pi 3 n / 16) (the bin and its mirror).
+  RealFft fft(16);
+  std::vector<std::complex<double>> bins(9, 0.0);
+  bins[3] = 16.0;
+  std::vector<double> y(16);
+  fft.Inverse(bins, y);
+  for (int i = 0; i < 16; ++i) {
+    REQUIRE(y[static_cast<size_t>(i)] == Approx(2.0 * std::cos(2.0 * std::numbers::pi * 3 * i / 16)).margin(1e-12));
+  }
+  std::vector<double> short_out(15);
+  CHECK_THROWS_AS(fft.Inverse(bins, short_out), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ossicle

@@ -181,8 +181,8 @@ TEST_CASE("augmentation: band limit removes what lies above half the rate it pas
   CHECK(z == y);
 }
 
-TEST_CASE("augmentation: a band limit with probability 0 draws no random number", "[augmentation]") {
-  // Configurations written before band_limit existed keep their random sequence.
+TEST_CASE("augmentation: a band limit or reverb with probability 0 draws no random number", "[augmentation]") {
+  // Configurations written before band_limit and reverb existed keep their random sequence.
   AugmentationConfig config;
   config.gain.probability = 1;
   Augmenter aug(config, 16000);
@@ -192,6 +192,79 @@ TEST_CASE("augmentation: a band limit with probability 0 draws no random number"
   for (int step = 0; step < 4; ++step) Uniform01(b);  // the decisions of speed, shift, noise and gain
   UniformIn(config.gain.gain_db, b);                  // the gain
   CHECK(a() == b());
+}
+
+TEST_CASE("augmentation: the synthetic room response has its direct sound, decay and direct-to-reverberant ratio",
+          "[augmentation]") {
+  std::mt19937_64 rng(5);
+  const double rate = 16000, rt60 = 0.5, drr = 6.0;
+  const std::vector<float> h = SyntheticRoomResponse(rate, rt60, drr, rng);
+  REQUIRE(h.size() == 8000);  // rt60 seconds
+  CHECK(h[0] == 1.0f);
+  for (size_t i = 1; i < 32; ++i) REQUIRE(h[i] == 0.0f);  // the tail starts after 2 ms
+  CHECK(h[32] != 0.0f);
+  // The tail's energy is drr dB below the direct sound's (1), exactly: it is scaled so.
+  auto energy = [&](size_t from, size_t to) {
+    double e = 0;
+    for (size_t i = from; i < to; ++i) e += static_cast<double>(h[i]) * h[i];
+    return e;
+  };
+  CHECK(10 * std::log10(1.0 / energy(1, h.size())) == Approx(drr).margin(1e-4));
+  // Energy falls 60 dB per rt60, so 12 dB per 0.1 s: the windows [0.1, 0.2) s and [0.3, 0.4) s differ by
+  // 24 dB (1600 noise samples each: within 1 dB).
+  const double drop = 10 * std::log10(energy(1600, 3200) / energy(4800, 6400));
+  CHECK(drop == Approx(24.0).margin(1.0));
+  // The same generator state gives the same response.
+  std::mt19937_64 again(5);
+  CHECK(SyntheticRoomResponse(rate, rt60, drr, again) == h);
+  CHECK_THROWS_MATCHES(SyntheticRoomResponse(rate, 5.0, drr, again), ConfigError,
+                       HasMessage("augmentation.reverb.rt60_s = 5"));
+}
+
+TEST_CASE("augmentation: FFT convolution equals the direct sum, cut to the input's length", "[augmentation]") {
+  std::mt19937_64 rng(2);
+  for (const auto& [n, m] : {std::pair{37, 5}, std::pair{100, 100}, std::pair{3, 40}, std::pair{1000, 1}}) {
+    std::vector<float> x(static_cast<size_t>(n)), h(static_cast<size_t>(m));
+    for (float& v : x) v = static_cast<float>(StandardNormal(rng));
+    for (float& v : h) v = static_cast<float>(StandardNormal(rng));
+    const std::vector<float> y = Convolve(x, h);
+    REQUIRE(y.size() == x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      double want = 0;
+      for (size_t k = 0; k < h.size() && k <= i; ++k) want += static_cast<double>(h[k]) * x[i - k];
+      INFO("n " << n << ", m " << m << ", sample " << i);
+      REQUIRE(y[i] == Approx(want).margin(1e-4));
+    }
+  }
+  CHECK(Convolve(std::vector<float>{}, std::vector<float>{1.0f}).empty());
+}
+
+TEST_CASE("augmentation: reverb keeps length and power, smears an impulse into the room's tail", "[augmentation]") {
+  // A click at 0.1 s in 1 s of silence: after the room, the samples from the click on are the response
+  // (times the power-restoring gain), and nothing comes before it.
+  std::vector<float> x(16000, 0.0f);
+  x[1600] = 1.0f;
+  AugmentationConfig config;
+  config.reverb.probability = 1;
+  config.reverb.rt60_s = {0.3, 0.3};
+  config.reverb.drr_db = {3, 3};
+  CHECK(config.AnyWaveform());
+  Augmenter aug(config, 16000);
+  std::vector<float> y = x;
+  std::mt19937_64 rng(7);
+  aug.ApplyToWaveform(y, rng);
+  REQUIRE(y.size() == x.size());
+  CHECK(MeanPower(y) == Approx(MeanPower(x)).epsilon(1e-4));
+  // The same draws by hand: the decisions of speed and shift, reverb's decision, rt60, drr, then the tail.
+  std::mt19937_64 by_hand(7);
+  for (int k = 0; k < 3; ++k) Uniform01(by_hand);
+  UniformIn(config.reverb.rt60_s, by_hand);
+  UniformIn(config.reverb.drr_db, by_hand);
+  const std::vector<float> h = SyntheticRoomResponse(16000, 0.3, 3, by_hand);
+  const float gain = y[1600];  // h[0] = 1 times the gain
+  CHECK(gain == Approx(1.0 / std::sqrt(1.0 + std::pow(10.0, -0.3))).epsilon(1e-4));  // energy 1 + 10^(-drr/10)
+  for (size_t i = 0; i < 1600; ++i) REQUIRE(std::abs(y[i]) < 1e-6f);
+  for (size_t k = 0; k < h.size(); ++k) REQUIRE(y[1600 + k] == Approx(gain * h[k]).margin(1e-5));
 }
 
 TEST_CASE("augmentation: SpecAugment masks stay within their bounds", "[augmentation]") {
@@ -337,6 +410,21 @@ TEST_CASE("augmentation: every validation rule names its field", "[augmentation]
     auto d = c;
     d.band_limit.probability = 2;
     check(d, "augmentation.band_limit.probability = 2");
+  }
+  {
+    auto d = c;
+    d.reverb.rt60_s = {0.01, 0.5};
+    check(d, "augmentation.reverb.rt60_s.min = 0.01; expected in [0.05, 3]");
+  }
+  {
+    auto d = c;
+    d.reverb.drr_db = {10, 50};
+    check(d, "augmentation.reverb.drr_db.max = 50; expected in [-20, 40]");
+  }
+  {
+    auto d = c;
+    d.reverb.probability = -1;
+    check(d, "augmentation.reverb.probability = -1");
   }
   {
     auto d = c;

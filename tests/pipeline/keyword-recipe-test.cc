@@ -108,6 +108,9 @@ TEST_CASE("KeywordRecipeConfig::Validate names the field", "[keyword][recipe]") 
   c.rate = {0.8, 1.2};
   c.abrupt_starts = 1.5;
   CHECK_THROWS_WITH(c.Validate(), Contains("keyword.abrupt_starts = 1.5") && Contains("expected a share in [0, 1]"));
+  c.abrupt_starts = 0.5;
+  c.reverb = -0.5;
+  CHECK_THROWS_WITH(c.Validate(), Contains("keyword.reverb = -0.5") && Contains("expected a share in [0, 1]"));
 }
 
 TEST_CASE("SpeechOnset: the first sample at a fraction of the peak", "[keyword][recipe]") {
@@ -236,6 +239,13 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   const ExperimentConfig clip =
       ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
   CHECK(clip.training.frame_targets == FrameTargets::kClip);
+  // Half of the training clips pass through a synthetic room by default; reverb: 0 leaves the key out.
+  CHECK(config.loader.augmentation.reverb.probability == 0.5);
+  CHECK(config.loader.augmentation.reverb.rt60_s.max == 0.8);
+  recipe.reverb = 0;
+  const ExperimentConfig dry =
+      ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
+  CHECK(dry.loader.augmentation.reverb.probability == 0);
 }
 
 }  // namespace
