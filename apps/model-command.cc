@@ -1,6 +1,7 @@
 // ossicle model import-torch | info | run — acoustic model files: make one from a PyTorch state_dict export,
 // describe one, run one over features (.npy) or audio.
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <fstream>
@@ -43,12 +44,6 @@ std::string DescribeDim(const FeatureConfig& f) {
   return fmt::format("{}, deltas.order = {}", base, f.deltas.order);
 }
 
-std::string Join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
-  return out;
-}
-
 // One label per line; a trailing '\r' is dropped and blank lines are skipped.
 std::vector<std::string> ReadLabelsFile(const std::string& path) {
   std::ifstream in(path);
@@ -89,8 +84,8 @@ int RunImport(const ImportOptions& opt) {
   model->Save(opt.out);
   fmt::print("{}: {}; {} parameters\n", opt.state_dict, DescribeArchitecture(arch), model->NumParameters());
   fmt::print("ignored {} tensor{} that {} not model parameters{}{}\n", ignored.size(), ignored.size() == 1 ? "" : "s",
-             ignored.size() == 1 ? "is" : "are", ignored.empty() ? "" : ": ", Join(ignored, ", "));
-  fmt::print("labels: {}\n", Join(model->Labels(), ", "));
+             ignored.size() == 1 ? "is" : "are", ignored.empty() ? "" : ": ", fmt::join(ignored, ", "));
+  fmt::print("labels: {}\n", fmt::join(model->Labels(), ", "));
   fmt::print("features: {} values per frame ({})\n", features.Dim(), DescribeDim(features));
   fmt::print("-> {}\n", opt.out);
   return kExitOk;
@@ -128,7 +123,7 @@ void PrintInfo(const std::string& path, const AcousticModel& model, bool json) {
   fmt::print("{}\n", path);
   fmt::print("  architecture: {}\n", DescribeArchitecture(model.Architecture()));
   fmt::print("  parameters: {}\n", model.NumParameters());
-  fmt::print("  labels ({}): {}\n", model.Labels().size(), Join(model.Labels(), ", "));
+  fmt::print("  labels ({}): {}\n", model.Labels().size(), fmt::join(model.Labels(), ", "));
   fmt::print("  features ({} values per frame): {}\n", model.Features().Dim(), model.Features().ToString());
   fmt::print("  decoder: {}\n", decoder.is_null() ? std::string("none (graphs give the decoder's options)") : decoder.dump());
   fmt::print("  provenance: {}\n", provenance.dump());
@@ -179,7 +174,7 @@ int RunModel(const RunOptions& opt) {
       std::vector<std::string> dims;
       for (int64_t d : input->shape) dims.push_back(std::to_string(d));
       throw ConfigError(fmt::format("{}: the input has shape [{}]; the model {} expects [frames, {}] ({})", opt.input,
-                                    Join(dims, ", "), opt.model, arch.input_size, DescribeDim(model->Features())));
+                                    fmt::join(dims, ", "), opt.model, arch.input_size, DescribeDim(model->Features())));
     }
   }
   NpyWriter writer(opt.out, arch.num_classes);
