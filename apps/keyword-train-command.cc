@@ -119,9 +119,10 @@ std::string Train(const std::string& experiment_path, const KeywordTrainOptions&
 
 int RunKeywordTrain(const KeywordTrainOptions& opt) {
   KeywordRecipeConfig recipe;
-  if (!opt.config.empty()) {
-    YamlSource source;
-    YAML::Node root = LoadYamlFile(opt.config, source);
+  if (!opt.config.empty() || !opt.recipe_overrides.empty()) {
+    // --recipe-set also works without --config: on top of the recipe's defaults (paths relative to here).
+    YamlSource source{"", std::filesystem::current_path()};
+    YAML::Node root = opt.config.empty() ? YAML::Node(YAML::NodeType::Map) : LoadYamlFile(opt.config, source);
     for (const std::string& o : opt.recipe_overrides) ApplyOverride(root, o);
     ReadConfig(root, recipe, source, "");
   }

@@ -131,9 +131,12 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   };
   at_least("positive_examples", positive_examples, 1);
   at_least("sound_alikes", sound_alikes, 0);
-  for (const auto& [name, share] : {std::pair{"abrupt_starts", abrupt_starts}, std::pair{"reverb", reverb}}) {
-    if (!(share >= 0.0 && share <= 1.0)) throw ConfigError(RuleMessage(path, name, share, "a share in [0, 1]"));
+  if (!(abrupt_starts >= 0.0 && abrupt_starts <= 1.0)) {
+    throw ConfigError(RuleMessage(path, "abrupt_starts", abrupt_starts, "a share in [0, 1]"));
   }
+  AugmentationConfig augmentation;
+  augmentation.reverb = reverb;
+  augmentation.Validate(p);
   at_least("other_words", other_words, 0);
   at_least("sentences", sentences, 0);
   at_least("examples_per_word", examples_per_word, 1);
@@ -608,9 +611,11 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
        "      speed: {probability: 0.5, factor: {min: 0.85, max: 1.15}}\n"
        "      shift: {probability: 0.3, shift_ms: {min: -50, max: 50}}\n"
        "      gain: {probability: 0.8, gain_db: {min: -20, max: 6}}\n";
-  if (recipe.reverb > 0) {
-    y << "      reverb: {probability: " << num(recipe.reverb) << ", rt60_s: {min: 0.2, max: 0.8}, "
-      << "drr_db: {min: 0, max: 12}}\n";
+  if (recipe.reverb.probability > 0) {
+    const ReverbAugmentConfig& r = recipe.reverb;
+    y << "      reverb: {probability: " << num(r.probability) << ", rt60_s: {min: " << num(r.rt60_s.min)
+      << ", max: " << num(r.rt60_s.max) << "}, drr_db: {min: " << num(r.drr_db.min) << ", max: " << num(r.drr_db.max)
+      << "}}\n";
   }
   if (have_background) {
     y << "      noise: {probability: 0.7, snr_db: {min: 0, max: 25}, white_weight: 1, pink_weight: 1,\n"

@@ -63,7 +63,8 @@ struct KeywordRecipeConfig {
   int sentences = 70;                  // synthetic word strings (4-9 list words, some with a sound-alike)
   int examples_per_word = 6;           // synthetic clips per negative word
   double abrupt_starts = 0.5;          // share of synthetic negatives written without leading silence
-  double reverb = 0.5;                 // share of training clips passed through a synthetic room
+  // Training clips passed through a synthetic room (augmentation.reverb); probability 0 = off.
+  ReverbAugmentConfig reverb{0.0, {0.2, 0.8}, {0.0, 12.0}};
   std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
   UniformRange rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
@@ -95,9 +96,7 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"examples_per_word", "", "synthetic clips per negative word or sentence"}, self.examples_per_word);
     v(FieldInfo{"abrupt_starts", "", "share of synthetic negatives written without leading silence, in [0, 1]"},
       self.abrupt_starts);
-    v(FieldInfo{"reverb", "",
-                "share of training clips reverberated by a synthetic room (augmentation.reverb: RT60 0.2-0.8 s, "
-                "direct-to-reverberant ratio 0-12 dB), in [0, 1]"},
+    v(FieldInfo{"reverb", "", "synthetic room for the training clips: data.loader.augmentation.reverb (off by default)"},
       self.reverb);
     v(FieldInfo{"engines", "", "speech engines taking turns (repeat one to give it a larger share)"},
       self.engines);

@@ -136,6 +136,10 @@ TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 
   CHECK(none.exit_code == 3);
   CHECK_THAT(none.err, Contains("no keyword"));
   CHECK_FALSE(fs::exists(t.dir / "m.safetensors"));
+  // --recipe-set works without --config too (it was ignored there once).
+  const auto set = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set reverb.probability=3", t.dir);
+  CHECK(set.exit_code == 3);
+  CHECK_THAT(set.err, Contains("reverb.probability = 3; expected in [0, 1]"));
 }
 
 TEST_CASE("ossicle keyword-train warns when a features_file has no CMVN", "[apps][keyword]") {

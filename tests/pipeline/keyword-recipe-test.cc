@@ -109,8 +109,11 @@ TEST_CASE("KeywordRecipeConfig::Validate names the field", "[keyword][recipe]") 
   c.abrupt_starts = 1.5;
   CHECK_THROWS_WITH(c.Validate(), Contains("keyword.abrupt_starts = 1.5") && Contains("expected a share in [0, 1]"));
   c.abrupt_starts = 0.5;
-  c.reverb = -0.5;
-  CHECK_THROWS_WITH(c.Validate(), Contains("keyword.reverb = -0.5") && Contains("expected a share in [0, 1]"));
+  c.reverb.probability = -0.5;
+  CHECK_THROWS_WITH(c.Validate(), Contains("keyword.reverb.probability = -0.5") && Contains("expected in [0, 1]"));
+  c.reverb.probability = 0.5;
+  c.reverb.rt60_s = {0.2, 4};
+  CHECK_THROWS_WITH(c.Validate(), Contains("keyword.reverb.rt60_s.max = 4"));
 }
 
 TEST_CASE("SpeechOnset: the first sample at a fraction of the peak", "[keyword][recipe]") {
@@ -239,13 +242,16 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   const ExperimentConfig clip =
       ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
   CHECK(clip.training.frame_targets == FrameTargets::kClip);
-  // Half of the training clips pass through a synthetic room by default; reverb: 0 leaves the key out.
-  CHECK(config.loader.augmentation.reverb.probability == 0.5);
-  CHECK(config.loader.augmentation.reverb.rt60_s.max == 0.8);
-  recipe.reverb = 0;
-  const ExperimentConfig dry =
+  // No room by default; recipe.reverb reaches the experiment's augmentation.reverb.
+  CHECK(config.loader.augmentation.reverb.probability == 0);
+  recipe.reverb = {0.3, {0.1, 0.5}, {5, 20}};
+  const ExperimentConfig room =
       ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
-  CHECK(dry.loader.augmentation.reverb.probability == 0);
+  CHECK(room.loader.augmentation.reverb.probability == 0.3);
+  CHECK(room.loader.augmentation.reverb.rt60_s.min == 0.1);
+  CHECK(room.loader.augmentation.reverb.rt60_s.max == 0.5);
+  CHECK(room.loader.augmentation.reverb.drr_db.min == 5);
+  CHECK(room.loader.augmentation.reverb.drr_db.max == 20);
 }
 
 }  // namespace
