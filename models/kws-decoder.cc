@@ -211,6 +211,14 @@ KwsDecoder::KwsDecoder(const KwsDecoderConfig& config, std::vector<std::string> 
   if (!std::isfinite(frame_shift_s) || frame_shift_s <= 0.0) {
     throw ConfigError(std::string(path) + ": frame shift " + std::to_string(frame_shift_s) + " s; expected > 0");
   }
+  if (!labels.empty() && labels[0] == "<blank>") {
+    // A CTC model's posteriors are spikes of characters between blanks, not keyword classes: smoothed and
+    // thresholded they give no hit at all, which must not pass for "nothing was said".
+    throw ConfigError(std::string(path) +
+                      ": the model's first label is <blank>: a CTC model, whose outputs are not keyword classes; "
+                      "spot its words with decoder.ctc_keywords (e.g. `ossicle spot --graph "
+                      "configs/graphs/batch-ctc-keywords.yaml --keywords go,stop`)");
+  }
   Impl& d = *impl_;
   d.config = config;
   d.labels = std::move(labels);

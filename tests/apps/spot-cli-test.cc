@@ -270,14 +270,19 @@ TEST_CASE("spot: --progress always draws the bar on stderr", "[cli][batch]") {
   CHECK(JsonLines(r.out).size() == 3);  // stdout holds only records
 }
 
+// The 2-layer BLSTM of the PyTorch goldens (12 outputs) imported with `labels` as `out` in `dir`: random
+// weights, so the scores are arbitrary but fixed.
+void ImportGoldenModel(const fs::path& dir, const std::string& out, const std::string& labels) {
+  const RunResult r = RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
+                                     "/models/lstm_bi_2layer.safetensors --out " + out + " --labels '" + labels + "'",
+                                 dir);
+  REQUIRE(r.exit_code == 0);
+}
+
 TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --threshold", "[cli][batch][threads]") {
   test::ScopedTempDir tmp;
-  // A model with keyword labels (random weights from the PyTorch goldens: scores are arbitrary but fixed).
-  RunResult r = RunOssicle("model import-torch " + std::string(OSSICLE_TEST_DATA_DIR) +
-                        "/models/lstm_bi_2layer.safetensors --out kws.safetensors --labels "
-                        "_silence_,yes,no,up,down,left,right,on,off,stop,go,_unknown_",
-                    tmp.path());
-  REQUIRE(r.exit_code == 0);
+  ImportGoldenModel(tmp.path(), "kws.safetensors", "_silence_,yes,no,up,down,left,right,on,off,stop,go,_unknown_");
+  RunResult r;
   const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";
   const std::string args = "spot " + audio + "yes_en-us_16k.wav " + audio + "stop_en_16k.wav " + audio +
                            "no_en-gb-x-rp_16k.wav --model kws.safetensors --keywords yes,no --threshold 0.05";
@@ -316,6 +321,35 @@ TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --thr
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("maybe"));
   CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
+}
+
+TEST_CASE("spot: a CTC model is refused by the keyword graph and spotted by batch-ctc-keywords.yaml", "[cli][batch]") {
+  test::ScopedTempDir tmp;
+  ImportGoldenModel(tmp.path(), "ctc.safetensors", "<blank>,|,g,o,s,t,p,y,e,n,l,f");  // a character CTC model
+  const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";
+  // The frame-classifier graph would smooth character spikes into no hit at all: an error instead.
+  RunResult r = RunOssicle("spot " + audio + "stop_en_16k.wav --model ctc.safetensors --out o.jsonl", tmp.path());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("the model's first label is <blank>: a CTC model") &&
+                        Contains("configs/graphs/batch-ctc-keywords.yaml"));
+  CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
+  // The CTC graph spots the words given as text.
+  r = RunOssicle("spot --graph " + std::string(OSSICLE_SOURCE_DIR) + "/configs/graphs/batch-ctc-keywords.yaml " +
+                     audio + "stop_en_16k.wav " + audio + "go-left_en-us_16k.wav --model ctc.safetensors "
+                     "--keywords go,stop --threshold 0.01",
+                 tmp.path());
+  CHECK(r.exit_code == 0);
+  const auto records = JsonLines(r.out);
+  int hits = 0;
+  for (const Json& j : records) {
+    if (j["type"] == "hit") {
+      CHECK((j["keyword"] == "go" || j["keyword"] == "stop"));
+      CHECK(j["score"].get<double>() >= 0.01);
+      ++hits;
+    }
+  }
+  CHECK(TerminalRecords(records).size() == 2);
+  CHECK(hits > 0);
 }
 
 // ---- kill -9 part-way through 1000 files, then --resume (issue 7)

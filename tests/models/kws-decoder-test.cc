@@ -286,6 +286,9 @@ TEST_CASE("keyword decoder configuration errors name the field", "[models][kws][
   CHECK_THROWS_MATCHES(KwsDecoder(KwsDecoderConfig{}, {"_silence_", "_unknown_"}, kKwsShift), ConfigError,
                        HasMessage("every label of the model is a filler label", "kws.keywords"));
   CHECK_THROWS_MATCHES(KwsDecoder(KwsDecoderConfig{}, kLabels, 0.0), ConfigError, HasMessage("expected > 0", "kws"));
+  // A CTC model's labels (blank first): its outputs are not keyword classes, so it is refused.
+  CHECK_THROWS_MATCHES(KwsDecoder(KwsDecoderConfig{}, {"<blank>", " ", "g", "o"}, kKwsShift), ConfigError,
+                       HasMessage("the model's first label is <blank>: a CTC model", "kws"));
   // The stage's own key path is used when given.
   c = {};
   c.threshold = 2;
