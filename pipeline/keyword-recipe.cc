@@ -458,9 +458,9 @@ KeywordDataPlan PlanKeywordData(const KeywordRecipeConfig& recipe) {
   if (!recipe.negatives.empty()) {
     plan.negatives = SplitNegatives(recipe.negatives, recipe.keyword, recipe.heldout_negatives.empty());
   }
-  if (!recipe.heldout_negatives.empty()) {
-    NegativeSplit held = SplitNegatives(recipe.heldout_negatives, recipe.keyword, false);
-    plan.negatives.heldout = std::move(held.train);
+  for (const auto& m : recipe.heldout_negatives) {
+    NegativeSplit held = SplitNegatives(m, recipe.keyword, false);
+    for (auto& c : held.train) plan.negatives.heldout.push_back(std::move(c));
     plan.negatives.dropped += held.dropped;
   }
   for (const auto& m : recipe.extra_negatives) {

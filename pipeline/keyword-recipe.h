@@ -69,7 +69,7 @@ struct KeywordRecipeConfig {
   UniformRange rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
   std::string negatives;               // manifest of speech without the keyword (split: train / held out)
-  std::string heldout_negatives;       // when given: calibration uses it, and `negatives` is all training
+  std::vector<std::string> heldout_negatives;  // manifests: when given, calibration uses them and `negatives` is all training
   std::vector<std::string> extra_negatives;  // manifests of speech without the keyword, training only
   int64_t max_extra_negatives = 0;     // keep at most this many extra negatives, evenly spaced (0 = all)
   std::string features_file;           // feature configuration YAML ("" = 40 log-mel bins at 16 kHz, Kaldi)
@@ -104,7 +104,8 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"pitch", "", "pitch factor range"}, self.pitch);
     v(FieldInfo{"negatives", "path", "manifest of speech without the keyword (split into train / held out)"},
       self.negatives);
-    v(FieldInfo{"heldout_negatives", "path", "manifest held out for calibration (empty = split negatives)"},
+    v(FieldInfo{"heldout_negatives", "path",
+                "manifests held out for calibration, one or a list (empty = split negatives)"},
       self.heldout_negatives);
     v(FieldInfo{"extra_negatives", "path", "further manifests of speech without the keyword (training only)"},
       self.extra_negatives);

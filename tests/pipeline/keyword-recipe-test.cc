@@ -210,6 +210,16 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(plan.synthetic_texts.front() == "jarvis=jarvis");
   CHECK(plan.synthetic_texts.back() == plan.sentences.back() + "=_unknown_");
   CHECK(plan.negatives.heldout.size() == 6);
+  {
+    // Held-out manifests (one or a list): all of `negatives` trains, and every held-out list adds up.
+    KeywordRecipeConfig held = recipe;
+    held.heldout_negatives = {m.path.string(), m.path.string()};
+    const KeywordDataPlan p2 = PlanKeywordData(held);
+    CHECK(p2.negatives.train.size() == 12);
+    CHECK(p2.negatives.heldout.size() == 24);
+    CHECK(p2.negatives.dropped == 3);  // the keyword's entry, once per manifest read
+    CHECK(p2.negatives.HeldoutSeconds() == Approx(24.0));
+  }
 
   const fs::path dir = m.tmp.path() / "work";
   WriteKeywordData(plan, dir.string());
