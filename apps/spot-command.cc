@@ -4,9 +4,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/batch-command.h"
 #include "apps/commands.h"
+#include "features/errors.h"
+#include "models/acoustic-model.h"
 #include "pipeline/record-writer.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -21,24 +26,47 @@ CommandRunner AddSpotCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "spot", "Keyword spotting over audio files, folders and globs: hit, summary and error records (JSON lines or CSV)");
   AddBatchOptions(*cmd, opt->batch, "batch-keywords.yaml");
-  cmd->add_option("--model", opt->model, "Keyword model (.safetensors); replaces the graph's model stage path");
+  cmd->add_option("--model", opt->model,
+                  "Keyword model (.safetensors); replaces the graph's model stage path. A CTC model (a transcriber) "
+                  "runs configs/graphs/batch-ctc-keywords.yaml unless --graph is given");
   cmd->add_option("--keywords", opt->keywords,
                   "Keywords to report, comma-separated model labels (default: the graph's list, or every non-filler "
-                  "label)")
+                  "label); for a CTC model the words as text (default: the words of its decoder metadata)")
       ->delimiter(',')->allow_extra_args(false);
   cmd->add_option("--threshold", opt->threshold, "Confidence a hit needs, in (0, 1] (default: the graph's)")
       ->check(CLI::Range(0.0, 1.0));
 
   return [opt]() {
-    const std::string graph_path = BatchGraphPath(opt->batch, "batch-keywords.yaml");
+    // A CTC model has no keyword classes: without --graph it runs the CTC keyword graph, spotting the words
+    // given with --keywords or, by default, the words of its decoder metadata (a transcriber's word list).
+    std::vector<std::string> keywords = opt->keywords;
+    bool ctc_graph = false;
+    if (!opt->model.empty() && opt->batch.graph.empty()) {
+      const auto model = AcousticModel::Load(opt->model);
+      ctc_graph = !model->Labels().empty() && model->Labels()[0] == "<blank>";
+    }
+    if (ctc_graph && keywords.empty()) {
+      const std::string metadata = ReadModelDecoderJson(opt->model);
+      const nlohmann::json decoder = metadata.empty() ? nlohmann::json() : nlohmann::json::parse(metadata);
+      if (decoder.is_object() && decoder.contains("words") && decoder["words"].is_array()) {
+        for (const auto& w : decoder["words"]) keywords.push_back(w.get<std::string>());
+      }
+      if (keywords.empty()) {
+        throw ConfigError("--keywords: " + opt->model +
+                          " is a CTC model without a word list in its decoder metadata: give the words to spot, "
+                          "e.g. --keywords go,stop");
+      }
+    }
+    const std::string graph_path =
+        BatchGraphPath(opt->batch, ctc_graph ? "batch-ctc-keywords.yaml" : "batch-keywords.yaml");
     std::vector<std::string> overrides;
-    if (!opt->model.empty() || !opt->keywords.empty() || opt->threshold) {
+    if (!opt->model.empty() || !keywords.empty() || opt->threshold) {
       const GraphConfig config = LoadGraphConfig(graph_path);
       if (!opt->model.empty()) {
         const std::vector<std::string> model = ModelOverrides(config, opt->model);
         overrides.insert(overrides.end(), model.begin(), model.end());
       }
-      const std::vector<std::string> keyword = KeywordOverrides(config, opt->keywords, opt->threshold);
+      const std::vector<std::string> keyword = KeywordOverrides(config, keywords, opt->threshold);
       overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     }
     return RunBatchCommand(opt->batch, graph_path, overrides, kSpotCsvColumns);

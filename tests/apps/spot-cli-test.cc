@@ -323,33 +323,46 @@ TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --thr
   CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
 }
 
-TEST_CASE("spot: a CTC model is refused by the keyword graph and spotted by batch-ctc-keywords.yaml", "[cli][batch]") {
+TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml; the keyword graph refuses it", "[cli][batch]") {
   test::ScopedTempDir tmp;
   ImportGoldenModel(tmp.path(), "ctc.safetensors", "<blank>,|,g,o,s,t,p,y,e,n,l,f");  // a character CTC model
   const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";
+  const std::string inputs = audio + "stop_en_16k.wav " + audio + "go-left_en-us_16k.wav";
+  auto check_hits = [](const RunResult& r, const std::set<std::string>& words) {
+    CHECK(r.exit_code == 0);
+    const auto records = JsonLines(r.out);
+    int hits = 0;
+    for (const Json& j : records) {
+      if (j["type"] == "hit") {
+        CHECK(words.count(j["keyword"].get<std::string>()) == 1);
+        CHECK(j["score"].get<double>() >= 0.01);
+        ++hits;
+      }
+    }
+    CHECK(TerminalRecords(records).size() == 2);
+    CHECK(hits > 0);
+  };
+  // Without --graph: the CTC keyword graph, spotting the words given as text.
+  check_hits(RunOssicle("spot " + inputs + " --model ctc.safetensors --keywords go,stop --threshold 0.01", tmp.path()),
+             {"go", "stop"});
+  // No --keywords: the words of the model's decoder metadata; without such a list, an error naming --keywords.
+  RunResult r = RunOssicle("spot " + inputs + " --model ctc.safetensors --out o.jsonl", tmp.path());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("--keywords: ctc.safetensors is a CTC model without a word list"));
+  CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
+  REQUIRE(RunOssicle("model set-decoder ctc.safetensors --out words.safetensors --decoder "
+                     "'{\"type\": \"decoder.ctc_beam\", \"words\": [\"go\", \"yes\"]}'",
+                     tmp.path())
+              .exit_code == 0);
+  check_hits(RunOssicle("spot " + inputs + " --model words.safetensors --threshold 0.01", tmp.path()), {"go", "yes"});
   // The frame-classifier graph would smooth character spikes into no hit at all: an error instead.
-  RunResult r = RunOssicle("spot " + audio + "stop_en_16k.wav --model ctc.safetensors --out o.jsonl", tmp.path());
+  r = RunOssicle("spot " + audio + "stop_en_16k.wav --graph " + std::string(OSSICLE_SOURCE_DIR) +
+                     "/configs/graphs/batch-keywords.yaml --model ctc.safetensors --out o.jsonl",
+                 tmp.path());
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("the model's first label is <blank>: a CTC model") &&
                         Contains("configs/graphs/batch-ctc-keywords.yaml"));
   CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
-  // The CTC graph spots the words given as text.
-  r = RunOssicle("spot --graph " + std::string(OSSICLE_SOURCE_DIR) + "/configs/graphs/batch-ctc-keywords.yaml " +
-                     audio + "stop_en_16k.wav " + audio + "go-left_en-us_16k.wav --model ctc.safetensors "
-                     "--keywords go,stop --threshold 0.01",
-                 tmp.path());
-  CHECK(r.exit_code == 0);
-  const auto records = JsonLines(r.out);
-  int hits = 0;
-  for (const Json& j : records) {
-    if (j["type"] == "hit") {
-      CHECK((j["keyword"] == "go" || j["keyword"] == "stop"));
-      CHECK(j["score"].get<double>() >= 0.01);
-      ++hits;
-    }
-  }
-  CHECK(TerminalRecords(records).size() == 2);
-  CHECK(hits > 0);
 }
 
 // ---- kill -9 part-way through 1000 files, then --resume (issue 7)
