@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "features/errors.h"
+#include "models/decoder-support.h"
 
 namespace ossicle {
 
@@ -14,7 +15,7 @@ namespace {
 constexpr const char* kBlankToken = "<blank>";
 
 const std::vector<std::string_view> kTopKeys = {"name",     "description", "seed", "target",   "labels",
-                                                "tokens",   "features_file", "features", "model", "data",
+                                                "tokens",   "word_tokens", "features_file", "features", "model", "data",
                                                 "training", "outputs"};
 const std::vector<std::string_view> kDataKeys = {"train", "dev", "loader"};
 
@@ -138,17 +139,19 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
     c.features_file = (source.base_dir / c.features_file).lexically_normal().string();
   }
 
-  // Labels: a list of names (or one name).
-  std::vector<std::string> given_labels;
-  if (const YAML::Node n = root["labels"]; n.IsDefined() && !n.IsNull()) {
-    if (n.IsSequence()) {
+  // Labels and word tokens: a list of names (or one name).
+  auto read_names = [&](const char* key) {
+    std::vector<std::string> names;
+    if (const YAML::Node n = root[key]; n.IsDefined() && !n.IsNull()) {
+      if (!n.IsSequence()) return std::vector<std::string>{ReadScalar<std::string>(n, source, key)};
       for (size_t i = 0; i < n.size(); ++i) {
-        given_labels.push_back(ReadScalar<std::string>(n[i], source, "labels[" + std::to_string(i) + "]"));
+        names.push_back(ReadScalar<std::string>(n[i], source, std::string(key) + "[" + std::to_string(i) + "]"));
       }
-    } else {
-      given_labels.push_back(ReadScalar<std::string>(n, source, "labels"));
     }
-  }
+    return names;
+  };
+  const std::vector<std::string> given_labels = read_names("labels");
+  const std::vector<std::string> given_words = read_names("word_tokens");
 
   // Features: the base file first, then the inline keys on top.
   if (!c.features_file.empty()) {
@@ -191,22 +194,48 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
   if (c.name.empty()) fail("name", "name: expected a non-empty run name");
   if (c.target == TargetType::kClass) {
     if (!c.tokens.empty()) fail("tokens", "tokens: only for target tokens (this experiment's target is class)");
+    if (!given_words.empty()) {
+      fail("word_tokens", "word_tokens: only for target tokens (this experiment's target is class)");
+    }
     if (given_labels.empty()) fail("labels", "labels: expected the list of class names (target class)");
     c.labels = given_labels;
   } else {
     if (!given_labels.empty()) {
       fail("labels", "labels: target tokens takes `tokens` (the characters), not labels; the blank is added");
     }
-    std::vector<std::string> chars;
-    if (!SplitUtf8(c.tokens, chars)) fail("tokens", "tokens: not valid UTF-8");
-    if (chars.empty()) fail("tokens", "tokens: expected the token characters, e.g. \" 'abcdefghijklmnopqrstuvwxyz\"");
     c.labels = {kBlankToken};
-    c.labels.insert(c.labels.end(), chars.begin(), chars.end());
+    if (!given_words.empty()) {
+      if (!c.tokens.empty()) {
+        fail("word_tokens", "word_tokens: give either tokens (characters) or word_tokens (whole words), not both");
+      }
+      for (size_t i = 0; i < given_words.size(); ++i) {
+        const std::string& w = given_words[i];
+        const std::string key = "word_tokens[" + std::to_string(i) + "]";
+        std::vector<std::string> chars;
+        if (!SplitUtf8(w, chars)) fail(key, key + ": not valid UTF-8");
+        if (w.empty() || w.find_first_of(" \t") != std::string::npos) {
+          fail(key, key + ": '" + w + "'; expected one word without spaces");
+        }
+        c.labels.push_back(std::string(kWordMarker) + w);
+        c.word_tokens.push_back(w);
+      }
+    } else {
+      std::vector<std::string> chars;
+      if (!SplitUtf8(c.tokens, chars)) fail("tokens", "tokens: not valid UTF-8");
+      if (chars.empty()) {
+        fail("tokens",
+             "tokens: expected the token characters, e.g. \" 'abcdefghijklmnopqrstuvwxyz\", or word_tokens: "
+             "[the, words]");
+      }
+      c.labels.insert(c.labels.end(), chars.begin(), chars.end());
+    }
   }
   std::set<std::string> seen;
   for (size_t i = 0; i < c.labels.size(); ++i) {
     const std::string& l = c.labels[i];
-    const std::string key = c.target == TargetType::kClass ? "labels[" + std::to_string(i) + "]" : "tokens";
+    const std::string key = c.target == TargetType::kClass ? "labels[" + std::to_string(i) + "]"
+                            : c.word_tokens.empty()        ? "tokens"
+                                                           : "word_tokens[" + std::to_string(i - 1) + "]";
     if (l.empty()) fail(key, key + ": empty label");
     if (!seen.insert(l).second) fail(key, key + ": '" + l + "' appears twice");
   }
@@ -347,6 +376,9 @@ std::vector<ConfigDocRow> ExperimentConfigDocs() {
       {"target", EnumChoices<TargetType>(), "", "class", "one class per clip, or a token sequence (CTC)"},
       {"labels", "list of string", "", "[]", "target class: the class names, in output order"},
       {"tokens", "string", "", "\"\"", "target tokens: the token characters (the blank is added as class 0)"},
+      {"word_tokens", "list of string", "", "[]",
+       "target tokens: whole words as the tokens instead of characters (each becomes U+2581 + word, as "
+       "SentencePiece marks a word start; transcripts are split at spaces)"},
       {"features_file", "string", "path", "\"\"", "base feature configuration (YAML); `features` overrides it"},
   };
   CollectConfigDocs(FeatureConfig{}, "features", rows);

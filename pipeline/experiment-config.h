@@ -4,7 +4,7 @@
 //   # Spoken digits (FSDD, 8 kHz).
 //   name: fsdd-digits
 //   seed: 1
-//   target: class                       # class (one label per clip) | tokens (CTC over characters)
+//   target: class                       # class (one label per clip) | tokens (CTC: `tokens` characters or `word_tokens`)
 //   labels: [zero, one, two, three, four, five, six, seven, eight, nine]
 //   features_file: ../features/kaldi-fbank-40.yaml     # optional base; `features:` keys override it
 //   features: {frame: {sample_rate_hz: 8000}, cmvn: {mode: utterance}}
@@ -149,6 +149,7 @@ struct ExperimentConfig {
   TargetType target = TargetType::kClass;
   std::vector<std::string> labels;   // class target: the class names; tokens target: "<blank>" + tokens
   std::string tokens;                // tokens target: the token characters (UTF-8), blank excluded
+  std::vector<std::string> word_tokens;  // tokens target: whole words instead (labels "<blank>", "▁" + word)
   std::string features_file;         // optional base feature configuration (YAML)
   FeatureConfig features;
   ModelArchitecture model;           // input_size and num_classes derived when not given

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "features/errors.h"
+#include "models/decoder-support.h"
 #include "pipeline/audio-file-reader.h"
 #include "pipeline/config-yaml.h"
 #include "pipeline/resample.h"
@@ -189,14 +190,21 @@ Dataset::Dataset(TargetType type, std::vector<std::string> labels, const Feature
     }
   }
   if (type_ == TargetType::kTokens) {
+    // Word tokens (U+2581 + word, SentencePiece's marker) are spelled as the decoders spell them; otherwise
+    // every token is one character.
+    const bool word_tokens = std::any_of(labels_.begin() + 1, labels_.end(), [](const std::string& l) {
+      return l.size() > kWordMarker.size() && l.compare(0, kWordMarker.size(), kWordMarker) == 0;
+    });
     tokens_.resize(labels_.size());
     for (size_t i = 1; i < labels_.size(); ++i) {
       tokens_[i] = DecodeUtf8(labels_[i], "dataset: tokens[" + std::to_string(i) + "]");
-      if (tokens_[i].size() != 1) {
+      if (!word_tokens && tokens_[i].size() != 1) {
         throw ConfigError("dataset: tokens[" + std::to_string(i) + "] = '" + labels_[i] +
-                          "'; expected one character (tokens[0] is the blank)");
+                          "'; expected one character (tokens[0] is the blank), or word tokens that start with "
+                          "U+2581");
       }
     }
+    if (word_tokens) token_set_ = std::make_shared<const CtcTokenSet>(labels_, 0, "", "dataset");
   }
   if (features_.cmvn.mode == CmvnMode::kGlobal) {
     cmvn_ = std::make_shared<const CmvnStats>(CmvnStats::Load(features_.cmvn.stats_file));
@@ -216,6 +224,7 @@ int32_t Dataset::ClassIndex(std::string_view label, std::string_view where) cons
 
 std::vector<int32_t> Dataset::Tokenize(std::string_view text, std::string_view where) const {
   if (type_ != TargetType::kTokens) throw ConfigError(std::string(where) + ": this dataset has class targets, not tokens");
+  if (token_set_) return TokenizeWords(text, where);
   const std::u32string cps = DecodeUtf8(text, where);
   std::vector<int32_t> out;
   out.reserve(cps.size());
@@ -234,6 +243,24 @@ std::vector<int32_t> Dataset::Tokenize(std::string_view text, std::string_view w
     out.push_back(id);
   }
   if (out.empty()) throw ConfigError(std::string(where) + ": empty transcript; expected at least one token");
+  return out;
+}
+
+std::vector<int32_t> Dataset::TokenizeWords(std::string_view text, std::string_view where) const {
+  std::vector<int32_t> out;
+  const std::vector<std::string> words = SplitList(text, ' ');
+  int position = 0;
+  for (const std::string& word : words) {
+    if (word.empty()) continue;  // several spaces in a row
+    ++position;
+    const auto spelled = token_set_->SpellWord(word);
+    if (!spelled) {
+      throw ConfigError(std::string(where) + ": word '" + word + "' (word " + std::to_string(position) + " of '" +
+                        std::string(text) + "') cannot be spelled with the word tokens");
+    }
+    out.insert(out.end(), spelled->begin(), spelled->end());
+  }
+  if (out.empty()) throw ConfigError(std::string(where) + ": empty transcript; expected at least one word");
   return out;
 }
 

@@ -50,6 +50,8 @@
 
 namespace ossicle {
 
+class CtcTokenSet;  // models/decoder-support.h
+
 // Synthetic examples: every text spoken `examples_per_text` times. Example j of text i is spoken by engine
 // engines[(i + j) % E] (so the engines share the examples evenly), with that engine's voices (all of them,
 // or those listed in `voices`) taken in a seeded random order without repeats until each was used, at a
@@ -175,7 +177,7 @@ class Dataset {
 
   // Adds every entry of a manifest. kClass: the label column's value must be one of Labels(), or, when
   // `unknown_label` is not empty, any other label maps to that class. kTokens: the transcript column is
-  // tokenised (every character must be a token). Durations come from the duration column or are probed
+  // tokenised (see Tokenize). Durations come from the duration column or are probed
   // from the files (which also checks they exist and are audio). Errors name "<manifest>:<line>".
   // Returns the number of examples added.
   int64_t AddManifest(const std::string& tsv_path, const ManifestColumns& columns,
@@ -188,6 +190,8 @@ class Dataset {
 
   // Label/token mapping (ConfigError naming `where` when something is not in Labels()).
   int32_t ClassIndex(std::string_view label, std::string_view where) const;
+  // Characters: every character of `text` is a token. Word tokens (labels U+2581 + word): the words of
+  // `text` (split at spaces) spelled by longest match as the CTC decoders do, so "one two" is {▁one, ▁two}.
   std::vector<int32_t> Tokenize(std::string_view text, std::string_view where) const;
 
   int64_t Size() const { return static_cast<int64_t>(examples_.size()); }
@@ -206,9 +210,12 @@ class Dataset {
   const std::shared_ptr<const CmvnStats>& GlobalCmvn() const { return cmvn_; }
 
  private:
+  std::vector<int32_t> TokenizeWords(std::string_view text, std::string_view where) const;
+
   TargetType type_;
   std::vector<std::string> labels_;
-  std::vector<std::u32string> tokens_;  // kTokens: each label decoded (one code point each)
+  std::vector<std::u32string> tokens_;  // kTokens: each label decoded (one code point each, or a word token)
+  std::shared_ptr<const CtcTokenSet> token_set_;  // word tokens (U+2581 + word): the decoders' spelling
   FeatureConfig features_;
   std::shared_ptr<const CmvnStats> cmvn_;
   std::vector<Example> examples_;

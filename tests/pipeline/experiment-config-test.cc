@@ -94,6 +94,36 @@ TEST_CASE("tokens experiments get the blank as class 0", "[pipeline][training][e
   CHECK(c.model.num_classes == 3);
 }
 
+TEST_CASE("word_tokens make whole words the CTC tokens", "[pipeline][training][experiment]") {
+  Experiment e;
+  std::string text = Experiment::Base();
+  text.replace(text.find("labels: [low, high]"), 19, "target: tokens\nword_tokens: [ab, ba]");
+  const ExperimentConfig c = e.Load(text);
+  CHECK(c.labels == std::vector<std::string>{"<blank>", "\xE2\x96\x81" "ab", "\xE2\x96\x81" "ba"});
+  CHECK(c.word_tokens == std::vector<std::string>{"ab", "ba"});
+  CHECK(c.model.num_classes == 3);
+  // The data: transcripts are spelled by words ("ba" in dev, "ab" in train of the base set).
+  text.replace(text.find("columns: {label: label}"), 23, "columns: {transcript: transcript}");
+  text.replace(text.find("columns: {label: label}"), 23, "columns: {transcript: transcript}");
+  const ExperimentData d = LoadExperimentData(e.Load(text));
+  CHECK(d.dev.At(0).tokens == std::vector<int32_t>{2});
+
+  const std::string base = Experiment::Base();
+  auto with = [&](const std::string& replacement) {
+    std::string t = base;
+    t.replace(t.find("labels: [low, high]"), 19, replacement);
+    return t;
+  };
+  CHECK_THROWS_MATCHES(e.Load(with("target: tokens\ntokens: ab\nword_tokens: [ab]")), ConfigError,
+                       HasMessage("word_tokens: give either tokens (characters) or word_tokens", e.Y() + ":"));
+  CHECK_THROWS_MATCHES(e.Load(with("target: tokens\nword_tokens: [ab, \"a b\"]")), ConfigError,
+                       HasMessage("word_tokens[1]: 'a b'; expected one word without spaces", e.Y() + ":4:"));
+  CHECK_THROWS_MATCHES(e.Load(with("target: tokens\nword_tokens: [ab, ab]")), ConfigError,
+                       HasMessage("word_tokens[1]: '\xE2\x96\x81" "ab' appears twice", e.Y()));
+  CHECK_THROWS_MATCHES(e.Load(with("labels: [low, high]\nword_tokens: [ab]")), ConfigError,
+                       HasMessage("word_tokens: only for target tokens", e.Y()));
+}
+
 TEST_CASE("a features_file is the base of the inline features", "[pipeline][training][experiment]") {
   Experiment e;
   WriteFile(e.tmp.path() / "feats/f.yaml", "type: fbank\nmel: {num_mel_bins: 23}\nframe: {sample_rate_hz: 16000}\n");

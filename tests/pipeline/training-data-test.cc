@@ -273,6 +273,23 @@ TEST_CASE("dataset: token targets for CTC", "[training-data]") {
                        HasMessage("character 'd' (position 3 of 'abd') is not in the token set", "here:"));
 }
 
+TEST_CASE("dataset: word tokens are spelled by whole words, as the CTC decoders spell them", "[training-data]") {
+  ScopedTempDir tmp;
+  const std::string manifest = WriteToneSet(tmp.path(), 3);
+  const std::string m = "\xE2\x96\x81";  // U+2581
+  Dataset data(TargetType::kTokens, {"<blank>", m + "a", m + "b", m + "c", m + "cab"}, SmallFeatures());
+  data.AddManifest(manifest, LabelColumns());
+  CHECK(data.At(0).tokens == std::vector<int32_t>{1, 2});  // "a b"
+  CHECK(data.At(2).tokens == std::vector<int32_t>{3, 1});  // "c a"
+  CHECK(data.Tokenize("  cab a  c ", "x") == std::vector<int32_t>{4, 1, 3});  // longest match, spaces collapse
+  CHECK_THROWS_MATCHES(data.Tokenize("a ab", "here"), ConfigError,
+                       HasMessage("word 'ab' (word 2 of 'a ab') cannot be spelled with the word tokens", "here:"));
+  CHECK_THROWS_MATCHES(data.Tokenize("  ", "here"), ConfigError, HasMessage("empty transcript", "here:"));
+  // Without word markers a token of several characters is refused.
+  CHECK_THROWS_MATCHES(Dataset(TargetType::kTokens, {"<blank>", "a", "ab"}, SmallFeatures()), ConfigError,
+                       HasMessage("tokens[2] = 'ab'; expected one character", "dataset:"));
+}
+
 TEST_CASE("dataset: errors name the manifest line, the example or the field", "[training-data][threads]") {
   ScopedTempDir tmp;
   auto write = [&](const std::string& text) {
