@@ -260,7 +260,7 @@ TEST_CASE("max_steps and early stopping end a run", "[pipeline][training][traine
   CHECK(e.epochs_done < 30);
 }
 
-TEST_CASE("CTC training over characters runs and reports token errors", "[pipeline][training][trainer]") {
+TEST_CASE("CTC training over characters or word tokens runs and reports token errors", "[pipeline][training][trainer]") {
   ToneData d;
   const TrainResult r =
       Trainer(d.Config("ctc", {"training.epochs=3"}, "target: tokens\ntokens: lmh")).Run();
@@ -274,6 +274,18 @@ TEST_CASE("CTC training over characters runs and reports token errors", "[pipeli
   CHECK(r.history.back().train_loss < r.history.front().train_loss);
   const auto model = AcousticModel::Load(r.model_path);
   CHECK(model->Labels() == std::vector<std::string>{"<blank>", "l", "m", "h"});
+
+  // Word tokens: the one-letter transcripts are one word each, so the targets, and with them the whole run,
+  // are those of the character run; only the labels differ (U+2581 + word).
+  const TrainResult w =
+      Trainer(d.Config("ctc-words", {"training.epochs=3"}, "target: tokens\nword_tokens: [l, m, h]")).Run();
+  REQUIRE(w.history.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(w.history[i].train_loss == r.history[i].train_loss);
+    CHECK(w.history[i].dev_token_error_rate == r.history[i].dev_token_error_rate);
+  }
+  const std::string m = "\xE2\x96\x81";
+  CHECK(AcousticModel::Load(w.model_path)->Labels() == std::vector<std::string>{"<blank>", m + "l", m + "m", m + "h"});
 }
 
 }  // namespace
