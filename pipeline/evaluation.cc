@@ -65,6 +65,12 @@ EvalScoring ScoringFor(bool attention_head, const std::vector<std::string>& labe
   if (attention_head) return EvalScoring::kClip;
   const bool ctc = !labels.empty() && labels[0] == "<blank>";
   if (!ctc) return EvalScoring::kFrameClasses;
+  // Word tokens marked as SentencePiece marks a word start spell text, as characters do.
+  for (size_t i = 1; i < labels.size(); ++i) {
+    if (labels[i].size() > kWordMarker.size() && labels[i].compare(0, kWordMarker.size(), kWordMarker) == 0) {
+      return EvalScoring::kCtcCharacters;
+    }
+  }
   for (size_t i = 1; i < labels.size(); ++i) {
     if (CodePointCount(labels[i]) > 1 && labels[i] != "<space>") return EvalScoring::kCtcWords;
   }
@@ -454,7 +460,9 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   }
   sc.reference_kind = result.reference_kind;
   if (sc.reference_kind == ReferenceKind::kTranscript && sc.scoring != EvalScoring::kCtcCharacters) {
-    throw ConfigError("--columns transcript=" + result.reference_column + ": transcripts need a character CTC model; " +
+    throw ConfigError("--columns transcript=" + result.reference_column +
+                      ": transcripts need a CTC model whose tokens spell text (characters, or words marked with "
+                      "U+2581); " +
                       config.model + " is scored as " + std::string(EnumToString(sc.scoring)) +
                       " (use a label column)");
   }

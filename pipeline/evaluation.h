@@ -16,11 +16,12 @@
 //                   that maximum; hits shorter than min_duration_ms count as 0). Prediction: the best
 //                   keyword if it reaches the threshold, else the best filler class (labels starting with
 //                   '_' or '<'), else the fallback.
-//   ctc_words       CTC with whole-word tokens: per word, the CTC keyword score, i.e. for a one-token word
-//                   the largest token posterior over frames. Prediction: the best keyword reaching the
+//   ctc_words       CTC with whole-word tokens without the word marker: per word, the CTC keyword score,
+//                   i.e. for a one-token word the largest token posterior over frames. Prediction: the best keyword reaching the
 //                   threshold, else the best filler token reaching it, else the fallback.
-//   ctc_characters  CTC with single-character tokens: transcript mode (a transcript column): greedy or beam
-//                   transcript -> WER/CER. Keyword mode (a label/keyword column): every keyword of the
+//   ctc_characters  CTC whose tokens spell text: single characters, or tokens starting with U+2581 (words or
+//                   word pieces, as SentencePiece marks a word start; `word_tokens` experiments). Transcript
+//                   mode (a transcript column): greedy or beam transcript -> WER/CER. Keyword mode (a label/keyword column): every keyword of the
 //                   manifest scored by the CtcKeywordSpotter over the clip; prediction as for ctc_words.
 // The fallback prediction is "_silence_" when the manifest has that label, else "(none)".
 // Label references that are not model labels (the "alexa" clips of a wake-word manifest, for a "jarvis"

@@ -207,6 +207,29 @@ TEST_CASE("eval: character CTC model gives WER and CER against transcripts", "[e
   CHECK_FALSE(m.contains("per_class"));
 }
 
+TEST_CASE("eval: a word-token CTC model is scored on transcripts by its words", "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  const std::string m = "\xE2\x96\x81";  // U+2581: word tokens of a `word_tokens` experiment
+  // "go" on every frame: every transcript is "go".
+  const std::string model = RiggedModel(dir.path(), "words.safetensors", ossicle::HeadType::kFrame,
+                                        {"<blank>", m + "yes", m + "go", m + "left"}, 2);
+  WriteText(dir.path() / "phrases.tsv", "path\ttranscript\n" + TestAudio("yes_en-us_16k.wav") + "\tyes\n" +
+                                            TestAudio("go-left_en-us_16k.wav") + "\tgo left\n" +
+                                            TestAudio("seven-two_en-029_16k.wav") + "\tseven two\n");
+  const fs::path out = dir.path() / "r";
+  const ossicle::test::RunResult r = RunOssicle("eval --model '" + model + "' --manifest '" +
+                                                (dir.path() / "phrases.tsv").string() + "' --out '" + out.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = ReadJson(out / "metrics.json");
+  CHECK(j["reference_kind"] == "transcript");
+  // yes -> go (1 substitution), go left -> go (1 deletion), seven two -> go (1 substitution, 1 deletion).
+  CHECK(j["word_edits"]["reference_length"] == 5);
+  CHECK(j["word_edits"]["substitutions"] == 2);
+  CHECK(j["word_edits"]["deletions"] == 2);
+  CHECK(j["wer"].get<double>() == Approx(0.8));
+  CHECK_THAT(ReadTextFile(out / "clips.tsv"), Contains("\tgo left\tgo\t"));
+}
+
 TEST_CASE("eval: references the model has no label for count as _unknown_ when it has that filler", "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
   // A "jarvis" spotter that rejects everything: p(jarvis) = 1 / (e^5 + 1) on every frame, below 0.5.

@@ -175,6 +175,7 @@ TEST_CASE("scoring kinds follow the model's labels and head", "[eval]") {
   CHECK(ossicle::ScoringFor(false, {"_silence_", "yes", "no"}) == EvalScoring::kFrameClasses);
   CHECK(ossicle::ScoringFor(false, {"<blank>", "yes", "no", "_unknown_"}) == EvalScoring::kCtcWords);
   CHECK(ossicle::ScoringFor(false, {"<blank>", "a", "b", " ", "\xc3\xa9"}) == EvalScoring::kCtcCharacters);
+  CHECK(ossicle::ScoringFor(false, {"<blank>", "\xE2\x96\x81yes", "\xE2\x96\x81no"}) == EvalScoring::kCtcCharacters);
   CHECK(ossicle::IsFillerLabel("_unknown_"));
   CHECK(ossicle::IsFillerLabel("<filler>"));
   CHECK_FALSE(ossicle::IsFillerLabel("yes"));
