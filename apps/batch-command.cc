@@ -125,11 +125,13 @@ std::string StageFor(const GraphConfig& graph, std::string_view option, std::str
 
 bool IsModelStage(std::string_view type) { return type.starts_with("model."); }
 
-std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path) {
+std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path,
+                                        const AcousticModel* loaded) {
   const std::string model_stage = StageFor(graph, "--model", "model", IsModelStage);
   const std::string source_stage =
       StageFor(graph, "--model", "source", [](std::string_view type) { return type.starts_with("source."); });
-  const double rate_hz = AcousticModel::Load(model_path)->Features().frame.sample_rate_hz;
+  const double rate_hz =
+      (loaded ? loaded->Features() : AcousticModel::Load(model_path)->Features()).frame.sample_rate_hz;
   return {model_stage + ".path=" + model_path, fmt::format("{}.sample_rate_hz={}", source_stage, rate_hz)};
 }
 

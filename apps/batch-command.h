@@ -16,6 +16,8 @@
 
 namespace ossicle {
 
+class AcousticModel;  // models/acoustic-model.h
+
 struct BatchCommandOptions {
   std::vector<std::string> inputs;     // files, folders, glob patterns
   std::string graph;                   // "" = the command's default graph
@@ -57,8 +59,10 @@ bool IsModelStage(std::string_view type);
 // The overrides that make `graph` run the model file `model_path`: the model stage's path, and the source
 // stage's sample_rate_hz set to the rate of the model's features, so a model trained at 8 kHz reads audio
 // at 8 kHz without further options. Overrides given later (--set) still win. Reads the model file
-// (ModelFormatError / IoError name it); ConfigError when the graph has not exactly one model and one source.
-std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path);
+// (ModelFormatError / IoError name it) unless `loaded` is that file already loaded; ConfigError when the
+// graph has not exactly one model and one source.
+std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::string& model_path,
+                                        const AcousticModel* loaded = nullptr);
 
 // The overrides of --keywords (the keyword decoder stage's `keywords`, comma-joined) and --threshold (its
 // `threshold`); none when neither is given. ConfigError when the graph has not exactly one keyword decoder

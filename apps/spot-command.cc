@@ -40,11 +40,11 @@ CommandRunner AddSpotCommand(CLI::App& app) {
     // A CTC model has no keyword classes: without --graph it runs the CTC keyword graph, spotting the words
     // given with --keywords or, by default, the words of its decoder metadata (a transcriber's word list).
     std::vector<std::string> keywords = opt->keywords;
-    bool ctc_graph = false;
-    if (!opt->model.empty() && opt->batch.graph.empty()) {
-      const auto model = AcousticModel::Load(opt->model);
-      ctc_graph = !model->Labels().empty() && model->Labels()[0] == "<blank>";
-    }
+    // The model is read once: without --graph here for its kind (and then reused for its sample rate in
+    // ModelOverrides), with --graph by ModelOverrides after the graph's own checks.
+    std::shared_ptr<const AcousticModel> loaded;
+    if (!opt->model.empty() && opt->batch.graph.empty()) loaded = AcousticModel::Load(opt->model);
+    const bool ctc_graph = loaded && !loaded->Labels().empty() && loaded->Labels()[0] == "<blank>";
     if (ctc_graph && keywords.empty()) {
       const std::string metadata = ReadModelDecoderJson(opt->model);
       const nlohmann::json decoder = metadata.empty() ? nlohmann::json() : nlohmann::json::parse(metadata);
@@ -63,7 +63,7 @@ CommandRunner AddSpotCommand(CLI::App& app) {
     if (!opt->model.empty() || !keywords.empty() || opt->threshold) {
       const GraphConfig config = LoadGraphConfig(graph_path);
       if (!opt->model.empty()) {
-        const std::vector<std::string> model = ModelOverrides(config, opt->model);
+        const std::vector<std::string> model = ModelOverrides(config, opt->model, loaded.get());
         overrides.insert(overrides.end(), model.begin(), model.end());
       }
       const std::vector<std::string> keyword = KeywordOverrides(config, keywords, opt->threshold);
