@@ -124,6 +124,22 @@ TEST_CASE("word_tokens make whole words the CTC tokens", "[pipeline][training][e
                        HasMessage("word_tokens: only for target tokens", e.Y()));
 }
 
+TEST_CASE("every shipped experiment config reads and validates, named after its file", "[pipeline][training][experiment]") {
+  int experiments = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(OSSICLE_SOURCE_DIR) / "configs" / "experiments")) {
+    if (entry.path().extension() != ".yaml") continue;
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("\nkeyword:") != std::string::npos) continue;  // a keyword-train recipe, not an experiment
+    INFO(entry.path().string());
+    const ExperimentConfig c = LoadExperimentConfig(entry.path().string());
+    CHECK(c.name == entry.path().stem().string());
+    CHECK(c.model.num_classes == static_cast<int>(c.labels.size()));
+    ++experiments;
+  }
+  CHECK(experiments >= 7);
+}
+
 TEST_CASE("a features_file is the base of the inline features", "[pipeline][training][experiment]") {
   Experiment e;
   WriteFile(e.tmp.path() / "feats/f.yaml", "type: fbank\nmel: {num_mel_bins: 23}\nframe: {sample_rate_hz: 16000}\n");
