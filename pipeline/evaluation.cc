@@ -534,7 +534,8 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
     const ManifestEntry& e = entries[static_cast<size_t>(i)];
     ClipResult& r = result.clips[static_cast<size_t>(i)];
     std::error_code ec;
-    r.path = std::filesystem::relative(e.audio_path, base.empty() ? "." : base, ec).string();
+    r.path = e.written_path.empty() ? std::filesystem::relative(e.audio_path, base.empty() ? "." : base, ec).string()
+                                    : e.written_path;
     if (ec || r.path.empty()) r.path = e.audio_path;
     r.line = e.line;
     r.reference = e.label;
@@ -601,7 +602,9 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
         const ManifestEntry& e = neg[static_cast<size_t>(i)];
         ClipResult& s = status[static_cast<size_t>(i)];
         std::error_code ec;
-        s.path = std::filesystem::relative(e.audio_path, nbase.empty() ? "." : nbase, ec).string();
+        s.path = e.written_path.empty()
+                     ? std::filesystem::relative(e.audio_path, nbase.empty() ? "." : nbase, ec).string()
+                     : e.written_path;
         if (ec || s.path.empty()) s.path = e.audio_path;
         s.line = e.line;
         try {

@@ -140,6 +140,7 @@ std::vector<ManifestEntry> ReadManifest(const std::string& tsv_path, const Manif
     }
     const fs::path p{std::string(path_text)};
     e.audio_path = (p.is_absolute() ? p : folder / p).lexically_normal().string();
+    e.written_path = std::string(path_text);
     if (wanted[1].index >= 0) e.label = std::string(fields[static_cast<size_t>(wanted[1].index)]);
     if (wanted[2].index >= 0) e.transcript = std::string(fields[static_cast<size_t>(wanted[2].index)]);
     if (wanted[3].index >= 0) {

@@ -59,6 +59,7 @@ struct ManifestColumns {
 
 struct ManifestEntry {
   std::string audio_path;   // resolved against the manifest's folder (absolute paths kept)
+  std::string written_path; // the path column as written in the manifest (what reports show)
   std::string label;        // "" when no label column is configured
   std::string transcript;   // "" when no transcript column is configured
   double duration_s = -1;   // from the duration column; < 0 when not configured

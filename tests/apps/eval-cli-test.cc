@@ -105,6 +105,9 @@ TEST_CASE("eval: keyword model, confusion, error rows, false alarms and calibrat
   CHECK(m["confusion"]["labels"][0] == "yes");  // _silence_ is not a reference, so it is left out
   // Negatives: each of the 2 files is one "yes" event at p_yes (one run above the floor per file).
   CHECK(m["false_alarms_at_floor"] == 2);
+  // Files are named as the manifests write them: relative paths as written, absolute paths whole.
+  CHECK_THAT(ReadTextFile(out / "report.md"), Contains("| " + TestAudio("go-left_en-us_16k.wav") + " | yes |"));
+  CHECK_THAT(ReadTextFile(out / "clips.tsv"), Contains("\nyes2.wav\t3\t"));
   const double hours = m["negative_hours"].get<double>();
   CHECK(hours * 3600 == Approx(1.122 + 1.230).margin(0.01));
   // 4 positives (yes, yes, no, stop); 1 FA/h over ~2.4 s allows no event: threshold just above p_yes, so

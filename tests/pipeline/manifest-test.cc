@@ -88,6 +88,8 @@ TEST_CASE("manifest: format details", "[manifest]") {
     CHECK(e[0].line == 4);
     CHECK(e[1].audio_path == "/abs/b.wav");
     CHECK(e[1].label == "no");
+    CHECK(e[0].written_path == "sub/a.wav");  // as written, for reports
+    CHECK(e[1].written_path == "/abs/b.wav");
   }
   SECTION("extra columns are ignored; columns may come in any order") {
     const std::string path = WriteText(tmp.path(), "m.tsv", "speaker\tlabel\tpath\nann\tyes\ta.wav\n");
