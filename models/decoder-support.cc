@@ -90,7 +90,7 @@ CtcTokenSet::CtcTokenSet(std::vector<std::string> tokens, int blank_index, const
     if (t == " " || (!word_separator.empty() && t == word_separator)) {
       separator_[i] = 1;
       if (first_separator_ < 0) first_separator_ = static_cast<int>(i);
-    } else if (t.size() > kWordMarker.size() && t.compare(0, kWordMarker.size(), kWordMarker) == 0) {
+    } else if (StartsWithWordMarker(t)) {
       starts_word_[i] = 1;
       has_word_markers_ = true;
     }

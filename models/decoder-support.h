@@ -22,6 +22,10 @@ namespace ossicle {
 inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // U+2581 LOWER ONE EIGHTH BLOCK in UTF-8: SentencePiece's word-start marker.
 inline constexpr std::string_view kWordMarker = "\xE2\x96\x81";
+// A token that starts a word: U+2581 followed by at least one more character.
+inline bool StartsWithWordMarker(std::string_view token) {
+  return token.size() > kWordMarker.size() && token.substr(0, kWordMarker.size()) == kWordMarker;
+}
 
 // "a, b ,c" -> {"a", "b", "c"}: split at `separator`, surrounding spaces and tabs trimmed. An empty or
 // all-blank text gives no items; an empty item between separators is kept (as "") so callers can refuse it.

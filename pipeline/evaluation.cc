@@ -67,9 +67,7 @@ EvalScoring ScoringFor(bool attention_head, const std::vector<std::string>& labe
   if (!ctc) return EvalScoring::kFrameClasses;
   // Word tokens marked as SentencePiece marks a word start spell text, as characters do.
   for (size_t i = 1; i < labels.size(); ++i) {
-    if (labels[i].size() > kWordMarker.size() && labels[i].compare(0, kWordMarker.size(), kWordMarker) == 0) {
-      return EvalScoring::kCtcCharacters;
-    }
+    if (StartsWithWordMarker(labels[i])) return EvalScoring::kCtcCharacters;
   }
   for (size_t i = 1; i < labels.size(); ++i) {
     if (CodePointCount(labels[i]) > 1 && labels[i] != "<space>") return EvalScoring::kCtcWords;

@@ -192,9 +192,8 @@ Dataset::Dataset(TargetType type, std::vector<std::string> labels, const Feature
   if (type_ == TargetType::kTokens) {
     // Word tokens (U+2581 + word, SentencePiece's marker) are spelled as the decoders spell them; otherwise
     // every token is one character.
-    const bool word_tokens = std::any_of(labels_.begin() + 1, labels_.end(), [](const std::string& l) {
-      return l.size() > kWordMarker.size() && l.compare(0, kWordMarker.size(), kWordMarker) == 0;
-    });
+    const bool word_tokens =
+        std::any_of(labels_.begin() + 1, labels_.end(), [](const std::string& l) { return StartsWithWordMarker(l); });
     tokens_.resize(labels_.size());
     for (size_t i = 1; i < labels_.size(); ++i) {
       tokens_[i] = DecodeUtf8(labels_[i], "dataset: tokens[" + std::to_string(i) + "]");
