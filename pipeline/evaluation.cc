@@ -79,6 +79,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How a report names a manifest entry: its path as the manifest writes it; for an entry that did not come
+// from ReadManifest, its audio path relative to the manifest's folder (else the audio path itself).
+std::string DisplayPath(const ManifestEntry& e, const std::filesystem::path& manifest_dir) {
+  if (!e.written_path.empty()) return e.written_path;
+  std::error_code ec;
+  std::string shown = std::filesystem::relative(e.audio_path, manifest_dir.empty() ? "." : manifest_dir, ec).string();
+  return ec || shown.empty() ? e.audio_path : shown;
+}
+
 std::vector<std::string> HeaderColumns(const std::string& tsv) {
   std::ifstream in(tsv);
   if (!in) throw IoError(tsv + ": cannot open manifest");
@@ -531,10 +540,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   ParallelFor(static_cast<int64_t>(entries.size()), config.jobs, [&](int64_t i) {
     const ManifestEntry& e = entries[static_cast<size_t>(i)];
     ClipResult& r = result.clips[static_cast<size_t>(i)];
-    std::error_code ec;
-    r.path = e.written_path.empty() ? std::filesystem::relative(e.audio_path, base.empty() ? "." : base, ec).string()
-                                    : e.written_path;
-    if (ec || r.path.empty()) r.path = e.audio_path;
+    r.path = DisplayPath(e, base);
     r.line = e.line;
     r.reference = e.label;
     try {
@@ -599,11 +605,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       ParallelFor(static_cast<int64_t>(neg.size()), config.jobs, [&](int64_t i) {
         const ManifestEntry& e = neg[static_cast<size_t>(i)];
         ClipResult& s = status[static_cast<size_t>(i)];
-        std::error_code ec;
-        s.path = e.written_path.empty()
-                     ? std::filesystem::relative(e.audio_path, nbase.empty() ? "." : nbase, ec).string()
-                     : e.written_path;
-        if (ec || s.path.empty()) s.path = e.audio_path;
+        s.path = DisplayPath(e, nbase);
         s.line = e.line;
         try {
           events[static_cast<size_t>(i)] = sc.Events(e.audio_path, s.path, &durations[static_cast<size_t>(i)]);
