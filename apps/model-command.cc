@@ -1,5 +1,6 @@
-// ossicle model import-torch | info | run — acoustic model files: make one from a PyTorch state_dict export,
-// describe one, run one over features (.npy) or audio.
+// ossicle model import-torch | info | run | set-decoder | ensemble — acoustic model files: make one from a
+// PyTorch state_dict export, describe one, run one over features (.npy) or audio, set its default decoder,
+// merge several into one.
 #include <fmt/core.h>
 #include <fmt/format.h>
 
@@ -19,6 +20,7 @@
 #include "features/errors.h"
 #include "models/acoustic-model.h"
 #include "models/ctc-decoder.h"
+#include "models/model-ensemble.h"
 #include "models/model-stream.h"
 #include "pipeline/npy-file.h"
 #include "pipeline/stages/model-decoder-defaults.h"
@@ -34,6 +36,7 @@ std::string DescribeArchitecture(const ModelArchitecture& a) {
                   a.num_layers, a.num_layers == 1 ? "" : "s", a.hidden_size,
                   a.bidirectional ? "bidirectional" : "unidirectional", a.input_size, a.num_classes);
   if (a.head == HeadType::kAttention) return s + fmt::format("attention head (size {})", a.attention_size);
+  if (a.ensemble_size > 1) return s + fmt::format("frame head, ensemble of {} (mean of probabilities)", a.ensemble_size);
   return s + "frame head";
 }
 
@@ -213,25 +216,52 @@ struct SetDecoderOptions {
   std::string out;
 };
 
-// Copies a model with new "decoder" metadata. A decoder.ctc_beam entry is checked by building the decoder
-// over the model's tokens (so a word list the model cannot spell is refused here, not at first use).
+// ConfigError unless `decoder` (a --decoder value; "" = none) is a JSON object with a string "type". A
+// decoder.ctc_beam entry is checked by building the decoder over the model's tokens (so a word list the model
+// cannot spell is refused here, not at first use).
+void CheckDecoderOption(const AcousticModel& model, const std::string& decoder) {
+  if (decoder.empty()) return;
+  const nlohmann::json j = nlohmann::json::parse(decoder, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+    throw ConfigError("--decoder: expected a JSON object with a string \"type\", got '" + decoder + "'");
+  }
+  if (j["type"] == "decoder.ctc_beam") {
+    CtcBeamConfig beam;
+    nlohmann::json options = j;
+    options.erase("type");
+    ConfigFromJson(options, beam, "--decoder");
+    CtcBeamDecoder check(beam, model.Labels(), model.Features().frame.frame_shift_ms / 1000.0, "--decoder");
+  }
+}
+
+// Copies a model with new "decoder" metadata.
 int RunSetDecoder(const SetDecoderOptions& opt) {
   const std::shared_ptr<const AcousticModel> model = AcousticModel::Load(opt.model);
-  if (!opt.decoder.empty()) {
-    const nlohmann::json j = nlohmann::json::parse(opt.decoder, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
-      throw ConfigError("--decoder: expected a JSON object with a string \"type\", got '" + opt.decoder + "'");
-    }
-    if (j["type"] == "decoder.ctc_beam") {
-      CtcBeamConfig beam;
-      nlohmann::json options = j;
-      options.erase("type");
-      ConfigFromJson(options, beam, "--decoder");
-      CtcBeamDecoder check(beam, model->Labels(), model->Features().frame.frame_shift_ms / 1000.0, "--decoder");
-    }
-  }
+  CheckDecoderOption(*model, opt.decoder);
   SaveModelWithDecoderJson(*model, opt.out, opt.decoder);
   fmt::print("{}: {} decoder metadata\n", opt.out, opt.decoder.empty() ? "without" : "with");
+  return kExitOk;
+}
+
+// ---- ensemble
+
+struct EnsembleOptions {
+  std::vector<std::string> models;
+  std::optional<std::string> decoder;  // unset: the first member's decoder metadata
+  std::string out;
+};
+
+// Merges trained models into one (models/model-ensemble.h: side-by-side units, the mean of the logits).
+int RunEnsemble(const EnsembleOptions& opt) {
+  std::vector<EnsembleMember> members;
+  for (const std::string& path : opt.models) members.push_back({path, AcousticModel::Load(path)});
+  const std::shared_ptr<const AcousticModel> merged = EnsembleModels(members);
+  const std::string decoder = opt.decoder ? *opt.decoder : ReadModelDecoderJson(opt.models.front());
+  CheckDecoderOption(*merged, decoder);
+  SaveModelWithDecoderJson(*merged, opt.out, decoder);
+  fmt::print("{}: {} models, hidden {} ({}), {} parameters, {} decoder metadata\n", opt.out, members.size(),
+             merged->Architecture().hidden_size, DescribeArchitecture(merged->Architecture()),
+             merged->NumParameters(), decoder.empty() ? "without" : "with");
   return kExitOk;
 }
 
@@ -314,8 +344,19 @@ CommandRunner AddModelCommand(CLI::App& app) {
       ->required();
   set_decoder_cmd->add_option("--out", set_decoder->out, "Model file to write (may be the input)")->required();
 
+  auto ensemble = std::make_shared<EnsembleOptions>();
+  CLI::App* ensemble_cmd = cmd->add_subcommand(
+      "ensemble",
+      "Merge trained models of the same kind (cell, layers, features, labels; any hidden size) into one model "
+      "that averages their probabilities");
+  ensemble_cmd->add_option("models", ensemble->models, "Model files (two or more)")->required()->expected(2, -1);
+  ensemble_cmd->add_option("--decoder", ensemble->decoder,
+                           "JSON \"decoder\" metadata as for set-decoder (default: the first model's; empty: none)");
+  ensemble_cmd->add_option("--out", ensemble->out, "Model file to write")->required();
+
   return [=]() {
     if (import_cmd->parsed()) return RunImport(*imp);
+    if (ensemble_cmd->parsed()) return RunEnsemble(*ensemble);
     if (set_decoder_cmd->parsed()) return RunSetDecoder(*set_decoder);
     if (info_cmd->parsed()) return RunInfo(*info);
     return RunModel(*run);

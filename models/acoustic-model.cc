@@ -44,6 +44,8 @@ void ModelArchitecture::Validate(std::string_view path) const {
   check(num_classes >= 1 && num_classes <= 1000000, "num_classes", num_classes, "between 1 and 1000000");
   check(head != HeadType::kAttention || (attention_size >= 1 && attention_size <= 65536), "attention_size",
         attention_size, "between 1 and 65536 with the attention head");
+  check(ensemble_size >= 1 && ensemble_size <= 64, "ensemble_size", ensemble_size, "between 1 and 64");
+  check(ensemble_size == 1 || head == HeadType::kFrame, "ensemble_size", ensemble_size, "1 with the attention head");
 }
 
 std::vector<std::string> ParameterNames(const ModelArchitecture& arch) {
@@ -93,8 +95,9 @@ std::shared_ptr<const AcousticModel> AcousticModel::FromTensors(const ModelArchi
     model->attention_.projection.bias = ToVector(read("att.bias", {a}));
     model->attention_.context = ToVector(read("att.context", {a}));
   }
-  model->out_.weight = ToMatrix(read("out.weight", {arch.num_classes, d_out}), arch.num_classes, d_out);
-  model->out_.bias = ToVector(read("out.bias", {arch.num_classes}));
+  const int out_rows = arch.num_classes * arch.ensemble_size;
+  model->out_.weight = ToMatrix(read("out.weight", {out_rows, d_out}), out_rows, d_out);
+  model->out_.bias = ToVector(read("out.bias", {out_rows}));
   model->labels_.resize(static_cast<size_t>(arch.num_classes));
   for (int c = 0; c < arch.num_classes; ++c) model->labels_[static_cast<size_t>(c)] = std::to_string(c);
   return model;
@@ -302,8 +305,28 @@ void AcousticModel::ForwardStack(const SequenceBatch& input, SequenceBatch& outp
 void AcousticModel::ForwardHead(const SequenceBatch& rnn_output, ModelOutput& out) const {
   out.logits.max_frames = out.log_probs.max_frames = rnn_output.max_frames;
   out.logits.lengths = out.log_probs.lengths = rnn_output.lengths;
-  out_.Forward(rnn_output.data, out.logits.data);
-  LogSoftmaxRows(out.logits.data, out.log_probs.data);
+  if (arch_.ensemble_size == 1) {
+    out_.Forward(rnn_output.data, out.logits.data);
+    LogSoftmaxRows(out.logits.data, out.log_probs.data);
+    return;
+  }
+  // An ensemble: log of the members' mean probabilities, by log-sum-exp over the members' log-softmax.
+  const Eigen::Index classes = arch_.num_classes;
+  const int members = arch_.ensemble_size;
+  MatrixF all, member;
+  out_.Forward(rnn_output.data, all);
+  std::vector<MatrixF> lp(static_cast<size_t>(members));
+  for (int m = 0; m < members; ++m) {
+    member = all.middleCols(m * classes, classes);
+    LogSoftmaxRows(member, lp[static_cast<size_t>(m)]);
+  }
+  MatrixF& y = out.log_probs.data;
+  y = lp[0];
+  for (int m = 1; m < members; ++m) y = y.cwiseMax(lp[static_cast<size_t>(m)]);
+  MatrixF sum = MatrixF::Zero(y.rows(), y.cols());
+  for (const MatrixF& l : lp) sum.array() += (l - y).array().exp();
+  y.array() += (sum.array() / static_cast<float>(members)).log();
+  out.logits.data = y;  // already normalised: log_softmax(y) == y
 }
 
 ModelOutput AcousticModel::Forward(const SequenceBatch& input, int num_threads) const {

@@ -48,6 +48,10 @@ struct ModelArchitecture {
   int num_classes = 12;
   HeadType head = HeadType::kFrame;
   int attention_size = 0;  // attention head: size A of the projection
+  // Frame head only: the head holds this many members' output layers (out.weight has ensemble_size x
+  // num_classes rows, member m's block at rows [m * C, (m + 1) * C)) and its log-probabilities are the log of
+  // the members' mean probabilities. Made by EnsembleModels (models/model-ensemble.h); not trainable.
+  int ensemble_size = 1;
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
@@ -60,6 +64,8 @@ struct ModelArchitecture {
     v(FieldInfo{"num_classes", "", "output classes or CTC tokens (blank included)"}, self.num_classes);
     v(FieldInfo{"head", "", "output head"}, self.head);
     v(FieldInfo{"attention_size", "", "attention head: projection size"}, self.attention_size);
+    v(FieldInfo{"ensemble_size", "", "frame head: members whose probabilities are averaged (1 = one model)"},
+      self.ensemble_size);
   }
   int RnnOutputSize() const { return hidden_size * (bidirectional ? 2 : 1); }
   void Validate(std::string_view path = "architecture") const;

@@ -130,6 +130,11 @@ struct BasicTrainingPass<Scalar>::Impl {
 
   Impl(const ModelArchitecture& a, TrainingPassConfig c) : arch(a), config(c) {
     arch.Validate();
+    if (arch.ensemble_size != 1) {
+      throw ConfigError("architecture.ensemble_size = " + std::to_string(arch.ensemble_size) +
+                        ": an ensemble model is for inference; train its members and merge them with `ossicle "
+                        "model ensemble`");
+    }
     config.Validate();
     hidden = arch.hidden_size;
     gates = NumGates(arch.cell) * hidden;

@@ -225,6 +225,27 @@ int64_t PhraseComposer::NumClips(std::string_view word) const {
   return n;
 }
 
+namespace {
+
+// One clip of a word (sources: its clips per source, none empty) by the configured source choice.
+const WordClip& PickClip(const std::vector<std::vector<WordClip>>& sources, SourceChoice choice,
+                         std::mt19937_64& rng) {
+  if (choice == SourceChoice::kEven) {
+    const auto& clips = sources[PickIndex(sources.size(), rng)];
+    return clips[PickIndex(clips.size(), rng)];
+  }
+  size_t total = 0;
+  for (const auto& clips : sources) total += clips.size();
+  size_t k = PickIndex(total, rng);
+  for (const auto& clips : sources) {
+    if (k < clips.size()) return clips[k];
+    k -= clips.size();
+  }
+  return sources.back().back();  // not reached: k < total
+}
+
+}  // namespace
+
 ComposedPhrase PhraseComposer::Compose(int64_t index) const {
   const PhraseComposerConfig& c = config_;
   std::mt19937_64 rng(Mix(Mix(c.seed) ^ static_cast<uint64_t>(index)));
@@ -238,9 +259,7 @@ ComposedPhrase PhraseComposer::Compose(int64_t index) const {
   for (int k = 0; k < num_words; ++k) {
     if (k > 0) out.resize(out.size() + static_cast<size_t>(MsToSamples(UniformIn(c.pause_ms, rng), rate)), 0.0f);
     const size_t w = PickIndex(c.vocabulary.size(), rng);
-    const auto& sources = clips_[w];
-    const auto& clips = sources[PickIndex(sources.size(), rng)];
-    const WordClip& clip = clips[PickIndex(clips.size(), rng)];
+    const WordClip& clip = PickClip(clips_[w], c.source_choice, rng);
     const double power = MeanPower(clip.samples);
     const double level_db = UniformIn(c.level_dbfs, rng);
     const double gain = power > 0.0 ? std::pow(10.0, level_db / 20.0) / std::sqrt(power) : 1.0;

@@ -9,9 +9,12 @@
 //   ossicle::ComposedPhrase p = composer.Compose(17);      // phrase 17 of this seed: samples + transcript
 //   ossicle::WritePhrases(composer, "runs/phrases-dev");   // num_phrases WAVs wav/000000.wav ... + manifest.tsv
 //
-// A phrase: n words (uniform in [min_words, max_words]); each word uniform over the vocabulary, then one of
-// the manifests (sources) that have it (uniform, so a source with few clips of a word is heard as often as a large one),
-// then one of that source's clips of the word (uniform). Every clip is resampled to sample_rate_hz and
+// A phrase: n words (uniform in [min_words, max_words]); each word uniform over the vocabulary, then its clip
+// by source_choice: `even` (the default) picks one of the manifests (sources) that have the word (uniform,
+// so a source with few clips of a word is heard as often as a large one), then one of that source's clips
+// of the word (uniform); `clips` picks one of all the word's clips (uniform), so each source in proportion
+// to its clips, which suits dev sets (a source with 2 clips of a word would otherwise supply half of its
+// occurrences from those 2 clips). Every clip is resampled to sample_rate_hz and
 // trimmed to its speech once, when the composer is built: 10 ms frames, E_f = 10 log10(mean x^2) dB, the
 // clip is cut to [first, last] frame with E_f >= (loudest frame - trim_below_peak_db), widened by
 // trim_pad_ms on each side (within the clip), with 5 ms linear fades at both ends. In a phrase each word is
@@ -58,6 +61,19 @@ struct PhraseNoiseConfig {
   }
 };
 
+// How a phrase's word picks its clip among the sources (manifests, synthetic) that have the word.
+enum class SourceChoice {
+  kEven,   // a source first (even odds), then one of its clips: a source with few clips of a word is heard
+           // as often as a large one (training: every voice family gets its share)
+  kClips,  // one of all the word's clips, every clip at even odds: each source in proportion to its clips
+           // (evaluation: no single clip of a small source is heard dozens of times)
+};
+template <>
+struct EnumNames<SourceChoice> {
+  static constexpr std::array kValues{std::pair{SourceChoice::kEven, std::string_view{"even"}},
+                                      std::pair{SourceChoice::kClips, std::string_view{"clips"}}};
+};
+
 struct PhraseComposerConfig {
   std::vector<std::string> vocabulary;      // the words phrases are made of
   std::vector<std::string> manifests;       // word-level manifests the clips come from
@@ -76,6 +92,7 @@ struct PhraseComposerConfig {
   UniformRange floor_dbfs{-75.0, -55.0};    // white noise floor everywhere
   PhraseNoiseConfig noise;
   SyntheticSpeechConfig synthetic;          // synthetic word clips (texts default to the vocabulary)
+  SourceChoice source_choice = SourceChoice::kEven;
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
@@ -98,6 +115,10 @@ struct PhraseComposerConfig {
     v(FieldInfo{"floor_dbfs", "dB", "level of the white noise floor under the whole phrase"}, self.floor_dbfs);
     v(FieldInfo{"noise", "", "white or pink noise at a random SNR"}, self.noise);
     v(FieldInfo{"synthetic", "", "synthetic clips of the vocabulary words (one more source)"}, self.synthetic);
+    v(FieldInfo{"source_choice", "",
+                "how a word picks its clip: even (a source at even odds, then its clip) or clips (any clip of the "
+                "word at even odds)"},
+      self.source_choice);
   }
   // ConfigError naming the field: vocabulary non-empty, single words without blanks, unique; sources
   // manifests non-empty; word_columns one per manifest (or a single one), none empty; num_phrases in

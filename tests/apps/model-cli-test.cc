@@ -307,6 +307,47 @@ TEST_CASE("ossicle model set-decoder writes the decoder metadata that model info
   CHECK_FALSE(fs::exists(tmp.path() / "bad.safetensors"));
 }
 
+TEST_CASE("ossicle model ensemble merges models into one that model run and info use", "[cli][model][ensemble]") {
+  test::ScopedTempDir tmp;
+  const std::string model = ImportLstmBi(tmp.path());
+  const std::string with = (tmp.path() / "with.safetensors").string();
+  REQUIRE(RunOssicle("model set-decoder " + model + " --out " + with +
+                     " --decoder '{\"type\": \"decoder.keywords\", \"keywords\": \"yes\"}'")
+              .exit_code == 0);
+  // A model with itself: the mean of two equal distributions is the distribution (up to the rounding of
+  // the wider matrices), and the first member's decoder metadata is kept.
+  const std::string both = (tmp.path() / "both.safetensors").string();
+  RunResult r = RunOssicle("model ensemble " + with + " " + model + " --out " + both);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains(both + ": 2 models, hidden 64"));
+  r = RunOssicle("model info " + both);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("ensemble of 2 (mean of probabilities)"));
+  CHECK_THAT(r.out, Contains("\"keywords\":\"yes\""));
+  auto run = [&](const std::string& m, const std::string& name) {
+    const fs::path out = tmp.path() / name;
+    REQUIRE(RunOssicle("model run " + m + " --audio " + TestAudio("stop_en_16k.wav") + " --mode offline --out " +
+                       out.string())
+                .exit_code == 0);
+    return ReadNpy(out.string());
+  };
+  const NpyMatrix single = run(model, "single.npy");
+  const NpyMatrix merged = run(both, "both.npy");
+  REQUIRE(merged.shape == single.shape);
+  CHECK(MaxAbsDiff(merged, single) < 1e-4);
+
+  // Members of another kind are refused, naming the file; so is a single model.
+  const std::string gru = (tmp.path() / "gru.safetensors").string();
+  REQUIRE(RunOssicle("model import-torch " + TorchExport("gru_bi_2layer") + " --features-preset kaldi-fbank --labels " +
+                     kLabels + " --out " + gru)
+              .exit_code == 0);
+  r = RunOssicle("model ensemble " + model + " " + gru + " --out " + (tmp.path() / "bad.safetensors").string());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("ensemble member " + gru + ": the cell is gru but " + model + " has lstm"));
+  CHECK_FALSE(fs::exists(tmp.path() / "bad.safetensors"));
+  CHECK(RunOssicle("model ensemble " + model + " --out " + (tmp.path() / "one.safetensors").string()).exit_code == 2);
+}
+
 TEST_CASE("ossicle model info and run refuse damaged model files with exit code 5", "[cli][model][errors]") {
   test::ScopedTempDir tmp;
   const fs::path dir = tmp.path();

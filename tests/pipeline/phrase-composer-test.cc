@@ -155,6 +155,44 @@ TEST_CASE("phrases: phrase i is a function of the seed and i alone", "[phrases]"
   CHECK(other.Compose(7).samples != p7.samples);
 }
 
+TEST_CASE("phrases: source_choice even gives each source its share, clips each clip", "[phrases]") {
+  ComposerFixture fx;
+  // "yes": 2 clips in words.tsv, 6 in many.tsv (the same two recordings, three lines each).
+  const std::string many = WriteText(fx.dir.path(), "many.tsv",
+                                     "path\tword\nyes1.wav\tyes\nyes2.wav\tyes\nyes1.wav\tyes\n"
+                                     "yes2.wav\tyes\nyes1.wav\tyes\nyes2.wav\tyes\n");
+  PhraseComposerConfig c = fx.Config();
+  c.vocabulary = {"yes"};
+  c.manifests = {fx.words_tsv, many};
+  c.word_columns = {"word"};
+  c.min_words = 5;
+  c.max_words = 5;
+  auto share_of_words_tsv = [&](SourceChoice choice) {
+    c.source_choice = choice;
+    const PhraseComposer composer(c, 1);
+    int from_words = 0, total = 0;
+    for (int64_t i = 0; i < 400; ++i) {
+      for (const std::string& origin : composer.Compose(i).origins) {
+        from_words += origin.rfind(fx.words_tsv + ":", 0) == 0 ? 1 : 0;
+        ++total;
+      }
+    }
+    REQUIRE(total == 2000);
+    return from_words / 2000.0;
+  };
+  // 2000 draws: the standard error of a share is about 0.011, so these bounds are 5 of them wide.
+  CHECK(share_of_words_tsv(SourceChoice::kEven) == Approx(0.5).margin(0.055));
+  CHECK(share_of_words_tsv(SourceChoice::kClips) == Approx(0.25).margin(0.05));
+
+  const std::string yaml = WriteText(fx.dir.path(), "s.yaml",
+                                     "vocabulary: [yes]\nmanifests: [words.tsv]\nsource_choice: clips\n");
+  CHECK(LoadPhraseComposerConfig(yaml).source_choice == SourceChoice::kClips);
+  CHECK(LoadPhraseComposerConfig(yaml, {"source_choice=even"}).source_choice == SourceChoice::kEven);
+  const std::string bad = WriteText(fx.dir.path(), "b.yaml",
+                                    "vocabulary: [yes]\nmanifests: [words.tsv]\nsource_choice: sources\n");
+  CHECK_THROWS_MATCHES(LoadPhraseComposerConfig(bad), ConfigError, HasMessage("source_choice", bad + ":3:"));
+}
+
 TEST_CASE("phrases: WritePhrases writes the WAVs and a manifest the manifest reader accepts", "[phrases]") {
   ComposerFixture fx;
   PhraseComposerConfig c = fx.Config();

@@ -1,0 +1,43 @@
+// Several trained models as one model file: an ensemble that every consumer (eval, spot, transcribe,
+// listen, graphs) runs like any other model.
+//
+//   std::vector<ossicle::EnsembleMember> members = {{"a.safetensors", AcousticModel::Load("a.safetensors")},
+//                                                   {"b.safetensors", AcousticModel::Load("b.safetensors")}};
+//   std::shared_ptr<const ossicle::AcousticModel> both = ossicle::EnsembleModels(members);
+//   both->Save("ab.safetensors");
+//
+// The members' recurrent units sit side by side in one wider stack (hidden = the sum of the members'), with
+// block-structured weights: a unit of member m reads the features and, in higher layers and in its
+// recurrence, only member m's own units (every other weight is zero). The head keeps each member's output
+// layer (architecture.ensemble_size blocks of classes) and averages the members' probabilities:
+//   log_probs(t) = log( (1/N) * sum_m softmax(logits_m(t)) ).
+// The mean of probabilities, not of log-probabilities: CTC members trained apart put their token spikes on
+// neighbouring frames, and a geometric mean lets a spike of one member cancel against the other's blank
+// (measured: the transcriber lost words that way, docs/models.md). So the merged model computes exactly what
+// running the members and averaging their posteriors would, in one pass, and every consumer runs it like any
+// other model file; the price is the dense wider matrices (about N times the members' arithmetic). A member
+// that is itself an ensemble counts as its members. The merged model is for inference: training refuses it.
+//
+// Members must agree on everything but hidden_size: cell, layers, direction, input size, classes, a frame
+// head, the feature configuration and the labels. ConfigError naming the member (its name) and the first
+// difference otherwise, or when there are fewer than two members.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "models/acoustic-model.h"
+
+namespace ossicle {
+
+struct EnsembleMember {
+  std::string name;  // for messages and the provenance (e.g. the file path)
+  std::shared_ptr<const AcousticModel> model;
+};
+
+// The merged model. Its provenance is {"ensemble": {"rule": "mean of probabilities", "members": [{"name": ...,
+// "hidden_size": ..., "provenance": <the member's provenance>}, ...]}}.
+std::shared_ptr<const AcousticModel> EnsembleModels(std::span<const EnsembleMember> members);
+
+}  // namespace ossicle
