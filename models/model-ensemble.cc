@@ -26,9 +26,6 @@ void CheckSameKind(const EnsembleMember& first, const EnsembleMember& m) {
     throw ConfigError("ensemble member " + m.name + ": " + what + " is " + y + " but " + first.name + " has " + x +
                       "; members must agree on everything but hidden_size");
   };
-  if (b.head != HeadType::kFrame) {
-    throw ConfigError("ensemble member " + m.name + ": has an attention head; only frame-head models can be merged");
-  }
   if (a.cell != b.cell) {
     differ("the cell", std::string(EnumToString(a.cell)), std::string(EnumToString(b.cell)));
   }
@@ -59,10 +56,9 @@ std::shared_ptr<const AcousticModel> EnsembleModels(std::span<const EnsembleMemb
   }
   for (const EnsembleMember& m : members) {
     if (!m.model) throw ConfigError("ensemble member " + m.name + ": no model");
-  }
-  if (members[0].model->Architecture().head != HeadType::kFrame) {
-    throw ConfigError("ensemble member " + members[0].name +
-                      ": has an attention head; only frame-head models can be merged");
+    if (m.model->Architecture().head != HeadType::kFrame) {
+      throw ConfigError("ensemble member " + m.name + ": has an attention head; only frame-head models can be merged");
+    }
   }
   for (size_t i = 1; i < members.size(); ++i) CheckSameKind(members[0], members[i]);
 
