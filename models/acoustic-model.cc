@@ -9,6 +9,7 @@
 
 #include "features/config-json.h"
 #include "features/errors.h"
+#include "models/model-ensemble.h"
 #include "models/safetensors.h"
 
 namespace ossicle {
@@ -31,6 +32,14 @@ VectorF ToVector(std::vector<float> v) {
   std::copy(v.begin(), v.end(), x.data());
   return x;
 }
+
+// Adds the model's tensors to `w` under PyTorch's names (Parameters() order and shapes), each prefixed with
+// `prefix`.
+void AddTensors(SafetensorsWriter& w, const AcousticModel& model, const std::string& prefix) {
+  for (const ConstParameterView& p : model.Parameters()) w.AddF32(prefix + p.name, p.shape, p.values);
+}
+
+std::string MemberPrefix(size_t m) { return "members." + std::to_string(m) + "."; }
 
 }  // namespace
 
@@ -142,11 +151,44 @@ std::shared_ptr<const AcousticModel> AcousticModel::Load(const std::string& path
   } catch (const ConfigError& e) {
     throw ModelFormatError(e.what());
   }
-  auto model = FromTensors(
-      arch, [&](const std::string& name, std::vector<int64_t> shape) { return file.ReadFloat(name, shape); }, path);
   if (static_cast<int>(labels.size()) != arch.num_classes) {
     throw ModelFormatError(path + ": " + std::to_string(labels.size()) + " labels for " +
                            std::to_string(arch.num_classes) + " classes");
+  }
+  auto reader = [&](std::string prefix) -> TensorReader {
+    return [&file, prefix](const std::string& name, std::vector<int64_t> shape) {
+      return file.ReadFloat(prefix + name, shape);
+    };
+  };
+  std::shared_ptr<const AcousticModel> model;
+  if (meta.count("ensemble_hidden_sizes")) {
+    // An ensemble stored as its members (models/model-ensemble.h): read each, merge them again.
+    const nlohmann::json j = parse("ensemble_hidden_sizes");
+    std::vector<int> sizes;
+    int64_t sum = 0;
+    for (const auto& x : j.is_array() ? j : nlohmann::json::array()) {
+      sizes.push_back(x.is_number_integer() ? x.get<int>() : 0);
+      sum += sizes.back();
+    }
+    const bool ok = j.is_array() && static_cast<int>(sizes.size()) == arch.ensemble_size && arch.ensemble_size > 1 &&
+                    std::all_of(sizes.begin(), sizes.end(), [](int h) { return h >= 1; }) && sum == arch.hidden_size;
+    if (!ok) {
+      throw ModelFormatError(path + ": metadata ensemble_hidden_sizes = " + j.dump() + "; expected " +
+                             std::to_string(arch.ensemble_size) + " sizes >= 1 summing to architecture.hidden_size " +
+                             std::to_string(arch.hidden_size) + " (architecture.ensemble_size " +
+                             std::to_string(arch.ensemble_size) + ", at least 2)");
+    }
+    std::vector<EnsembleMember> members;
+    for (size_t m = 0; m < sizes.size(); ++m) {
+      ModelArchitecture a = arch;
+      a.hidden_size = sizes[m];
+      a.ensemble_size = 1;
+      const std::string name = path + " member " + std::to_string(m);
+      members.push_back({name, FromTensors(a, reader(MemberPrefix(m)), name)->WithMetadata(features, labels, "{}")});
+    }
+    model = EnsembleModels(members);
+  } else {
+    model = FromTensors(arch, reader(""), path);
   }
   const std::string provenance = meta.count("provenance") ? meta.at("provenance") : "{}";
   return model->WithMetadata(features, labels, provenance);
@@ -227,33 +269,28 @@ void AcousticModel::Save(const std::string& path) const {
   w.SetMetadata("features", ConfigToJson(features_).dump());
   w.SetMetadata("labels", nlohmann::json(labels_).dump());
   w.SetMetadata("provenance", provenance_json_);
-  auto add = [&](const std::string& name, const auto& m) {
-    std::vector<int64_t> shape;
-    if (m.cols() == 1) {
-      shape = {static_cast<int64_t>(m.rows())};
-    } else {
-      shape = {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())};
-    }
-    w.AddF32(name, shape, std::span<const float>(m.data(), static_cast<size_t>(m.size())));
-  };
-  for (size_t k = 0; k < layers_.size(); ++k) {
-    for (int d = 0; d < (arch_.bidirectional ? 2 : 1); ++d) {
-      const DirectionWeights& dw = layers_[k].Weights(d);
-      const std::string suffix = LayerName(static_cast<int>(k), d == 1);
-      add("rnn.weight_ih" + suffix, dw.w_ih);
-      add("rnn.weight_hh" + suffix, dw.w_hh);
-      add("rnn.bias_ih" + suffix, dw.b_ih);
-      add("rnn.bias_hh" + suffix, dw.b_hh);
-    }
+  if (arch_.ensemble_size > 1 && !ensemble_hidden_sizes_.empty()) {
+    // The members' own tensors, not the merged model's zero blocks (models/model-ensemble.h).
+    w.SetMetadata("ensemble_hidden_sizes", nlohmann::json(ensemble_hidden_sizes_).dump());
+    const auto members = SplitEnsemble(*this);
+    for (size_t m = 0; m < members.size(); ++m) AddTensors(w, *members[m], MemberPrefix(m));
+  } else {
+    AddTensors(w, *this, "");
   }
-  if (arch_.head == HeadType::kAttention) {
-    add("att.weight", attention_.projection.weight);
-    add("att.bias", attention_.projection.bias);
-    add("att.context", attention_.context);
-  }
-  add("out.weight", out_.weight);
-  add("out.bias", out_.bias);
   w.Close();
+}
+
+void AcousticModel::SetEnsembleHiddenSizes(std::vector<int> sizes) {
+  int64_t sum = 0;
+  for (int h : sizes) sum += h;
+  const bool ok = static_cast<int>(sizes.size()) == arch_.ensemble_size &&
+                  std::all_of(sizes.begin(), sizes.end(), [](int h) { return h >= 1; }) && sum == arch_.hidden_size;
+  if (!ok) {
+    throw ConfigError("ensemble_hidden_sizes = " + nlohmann::json(sizes).dump() + "; expected " +
+                      std::to_string(arch_.ensemble_size) + " sizes >= 1 summing to hidden_size " +
+                      std::to_string(arch_.hidden_size));
+  }
+  ensemble_hidden_sizes_ = std::move(sizes);
 }
 
 int64_t AcousticModel::NumParameters() const {

@@ -140,6 +140,11 @@ class AcousticModel {
   // A modifiable copy (e.g. to fine-tune a loaded model).
   std::shared_ptr<AcousticModel> MutableCopy() const { return std::make_shared<AcousticModel>(*this); }
   void SetProvenance(std::string provenance_json) { provenance_json_ = std::move(provenance_json); }
+  // An ensemble's members' hidden sizes (models/model-ensemble.h); empty for a single model and for an
+  // ensemble read from a dense file. Set: ConfigError unless there are ensemble_size sizes >= 1 summing to
+  // hidden_size.
+  const std::vector<int>& EnsembleHiddenSizes() const { return ensemble_hidden_sizes_; }
+  void SetEnsembleHiddenSizes(std::vector<int> sizes);
 
   // Every parameter tensor in ParameterNames(Architecture()) order, viewed in place. After writing through
   // MutableParameters(), call ParametersChanged() before the next inference Forward (it refreshes the
@@ -169,6 +174,7 @@ class AcousticModel {
   FeatureConfig features_;
   std::vector<std::string> labels_;
   std::string provenance_json_ = "{}";
+  std::vector<int> ensemble_hidden_sizes_;
   std::vector<RecurrentLayer> layers_;
   Linear out_;
   AttentionPooling attention_;

@@ -15,8 +15,45 @@ namespace {
 // The member's copy of a parameter, by name (the names of one architecture are unique).
 const ConstParameterView& Find(const std::vector<ConstParameterView>& params, const std::string& name) {
   const auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.name == name; });
-  if (it == params.end()) throw ModelFormatError("ensemble: member has no tensor '" + name + "'");
+  if (it == params.end()) throw ModelFormatError("ensemble: no tensor '" + name + "'");
   return *it;
+}
+
+// Where one member's parameters sit in the merged model: its hidden size, the merged hidden size, its first
+// merged unit and its first merged output row.
+struct MemberBlock {
+  int64_t hidden = 0;
+  int64_t merged_hidden = 0;
+  int64_t unit_offset = 0;
+  int64_t out_offset = 0;
+};
+
+// Calls fn(member_index, merged_index) for every value of the member's parameter `name` (row-major, shape
+// member_shape) with its place in the merged parameter (shape merged_shape). The layout: a member gate row
+// r (gate r / h, unit r % h) sits at merged row (r / h) * H + offset + r % h; layer 0 reads the shared
+// features (same columns); a recurrence reads the member's own units (columns offset + c); a higher layer
+// or the head reads the member's units of each direction (column (c / h) * H + offset + c % h); the head's
+// rows are the member's block of classes.
+template <typename Fn>
+void ForEachBlockEntry(const std::string& name, const std::vector<int64_t>& member_shape,
+                       const std::vector<int64_t>& merged_shape, const MemberBlock& b, Fn&& fn) {
+  const int64_t h = b.hidden, merged_h = b.merged_hidden, off = b.unit_offset;
+  const bool is_out = name.rfind("out.", 0) == 0;
+  auto out_row = [&](int64_t r) { return is_out ? b.out_offset + r : (r / h) * merged_h + off + r % h; };
+  if (member_shape.size() == 1) {  // a bias
+    for (int64_t r = 0; r < member_shape[0]; ++r) fn(static_cast<size_t>(r), static_cast<size_t>(out_row(r)));
+    return;
+  }
+  const int64_t rows = member_shape[0], cols = member_shape[1], merged_cols = merged_shape[1];
+  const bool layer0_input = name.rfind("rnn.weight_ih_l0", 0) == 0;  // the features: shared columns
+  const bool recurrence = name.rfind("rnn.weight_hh_", 0) == 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t mr = out_row(r);
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t mc = layer0_input ? c : recurrence ? off + c : (c / h) * merged_h + off + c % h;
+      fn(static_cast<size_t>(r * cols + c), static_cast<size_t>(mr * merged_cols + mc));
+    }
+  }
 }
 
 void CheckSameKind(const EnsembleMember& first, const EnsembleMember& m) {
@@ -95,37 +132,59 @@ std::shared_ptr<const AcousticModel> EnsembleModels(std::span<const EnsembleMemb
 
   for (size_t mi = 0; mi < members.size(); ++mi) {
     const std::vector<ConstParameterView> in = members[mi].model->Parameters();
-    const int64_t h = members[mi].model->Architecture().hidden_size;
-    const int64_t off = offset[mi];
-    // Member gate row r (gate r / h, unit r % h) -> merged row.
-    auto row = [&](int64_t r) { return (r / h) * merged_h + off + r % h; };
-    // Member column of a layer's output (direction c / h, unit c % h) -> merged column.
-    auto unit_col = [&](int64_t c) { return (c / h) * merged_h + off + c % h; };
+    const MemberBlock block{members[mi].model->Architecture().hidden_size, merged_h, offset[mi], out_offset[mi]};
     for (ParameterView& p : out) {
       const ConstParameterView& src = Find(in, p.name);
-      const bool is_out = p.name.rfind("out.", 0) == 0;
-      // Head rows: the member's blocks of classes, after the earlier members' blocks.
-      auto out_row = [&](int64_t r) { return is_out ? out_offset[mi] + r : row(r); };
-      if (p.shape.size() == 1) {  // a bias
-        for (int64_t r = 0; r < src.shape[0]; ++r) {
-          p.values[static_cast<size_t>(out_row(r))] = src.values[static_cast<size_t>(r)];
-        }
-        continue;
-      }
-      const int64_t rows = src.shape[0], cols = src.shape[1], merged_cols = p.shape[1];
-      const bool layer0_input = p.name.rfind("rnn.weight_ih_l0", 0) == 0;  // the features: shared columns
-      const bool recurrence = p.name.rfind("rnn.weight_hh_", 0) == 0;
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t mr = out_row(r);
-        for (int64_t c = 0; c < cols; ++c) {
-          const int64_t mc = layer0_input ? c : recurrence ? off + c : unit_col(c);
-          p.values[static_cast<size_t>(mr * merged_cols + mc)] = src.values[static_cast<size_t>(r * cols + c)];
-        }
-      }
+      ForEachBlockEntry(p.name, src.shape, p.shape, block, [&](size_t member_index, size_t merged_index) {
+        p.values[merged_index] = src.values[member_index];
+      });
     }
   }
+  std::vector<int> hidden_sizes;  // the flat list of members, when every member's is known
+  for (const EnsembleMember& m : members) {
+    const ModelArchitecture& a = m.model->Architecture();
+    const std::vector<int>& sizes = m.model->EnsembleHiddenSizes();
+    if (a.ensemble_size == 1) {
+      hidden_sizes.push_back(a.hidden_size);
+    } else if (!sizes.empty()) {
+      hidden_sizes.insert(hidden_sizes.end(), sizes.begin(), sizes.end());
+    } else {
+      hidden_sizes.clear();  // a member read from a dense ensemble file: its blocks are not recorded
+      break;
+    }
+  }
+  if (!hidden_sizes.empty()) merged->SetEnsembleHiddenSizes(hidden_sizes);
   merged->ParametersChanged();
   return merged;
+}
+
+std::vector<std::shared_ptr<const AcousticModel>> SplitEnsemble(const AcousticModel& merged) {
+  const ModelArchitecture& arch = merged.Architecture();
+  const std::vector<int>& sizes = merged.EnsembleHiddenSizes();
+  if (arch.ensemble_size < 2 || sizes.empty()) {
+    throw ConfigError("split ensemble: the model is not an ensemble with recorded member sizes (ensemble_size " +
+                      std::to_string(arch.ensemble_size) + ")");
+  }
+  const std::vector<ConstParameterView> in = merged.Parameters();
+  std::vector<std::shared_ptr<const AcousticModel>> members;
+  int64_t offset = 0;
+  for (size_t mi = 0; mi < sizes.size(); ++mi) {
+    ModelArchitecture a = arch;
+    a.hidden_size = sizes[mi];
+    a.ensemble_size = 1;
+    std::shared_ptr<AcousticModel> member = AcousticModel::Initialize(a, merged.Features(), merged.Labels(), 0);
+    const MemberBlock block{sizes[mi], arch.hidden_size, offset, static_cast<int64_t>(mi) * arch.num_classes};
+    for (ParameterView& p : member->MutableParameters()) {
+      const ConstParameterView& src = Find(in, p.name);
+      ForEachBlockEntry(p.name, p.shape, src.shape, block, [&](size_t member_index, size_t merged_index) {
+        p.values[member_index] = src.values[merged_index];
+      });
+    }
+    member->ParametersChanged();
+    members.push_back(member);
+    offset += sizes[mi];
+  }
+  return members;
 }
 
 }  // namespace ossicle

@@ -21,11 +21,16 @@
 // Members must agree on everything but hidden_size: cell, layers, direction, input size, classes, a frame
 // head, the feature configuration and the labels. ConfigError naming the member (its name) and the first
 // difference otherwise, or when there are fewer than two members.
+//
+// A saved ensemble stores each member's own tensors (members.<m>.rnn.weight_ih_l0, ...; metadata
+// ensemble_hidden_sizes), not the zero blocks: AcousticModel::Save splits it with SplitEnsemble and Load
+// merges the members again, so the file is about N times a member's size instead of N^2 times.
 #pragma once
 
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "models/acoustic-model.h"
 
@@ -38,6 +43,13 @@ struct EnsembleMember {
 
 // The merged model. Its provenance is {"ensemble": {"rule": "mean of probabilities", "members": [{"name": ...,
 // "hidden_size": ..., "provenance": <the member's provenance>}, ...]}}.
+// The merged model records its members' hidden sizes (EnsembleHiddenSizes(), in order, nested ensembles
+// flattened) unless a member is an ensemble loaded from a dense file, which does not record them.
 std::shared_ptr<const AcousticModel> EnsembleModels(std::span<const EnsembleMember> members);
+
+// The members of a merged model, in order, each a plain model (ensemble_size 1) with the merged model's
+// features and labels and its own weights exactly: EnsembleModels of the result gives the same model.
+// ConfigError when the model records no member sizes (not an ensemble, or read from a dense file).
+std::vector<std::shared_ptr<const AcousticModel>> SplitEnsemble(const AcousticModel& merged);
 
 }  // namespace ossicle

@@ -1,9 +1,10 @@
 // EnsembleModels: the merged model's log-probabilities are the log of the members' mean probabilities, frame
 // by frame, for LSTM and GRU, one or two directions, any hidden sizes and nested ensembles; it survives a
-// save and load; mismatched members and training are refused with messages naming the member or the field.
+// save and load (as the members' own tensors; a dense file of the merged tensors loads too); mismatched members and training are refused with messages naming the member or the field.
 #include "models/model-ensemble.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "features/errors.h"
+#include "models/safetensors.h"
 #include "models/training-pass.h"
 #include "support/bad-audio-files.h"
 #include "support/message-matcher.h"
@@ -89,14 +91,22 @@ TEST_CASE("ensemble: log-probabilities are the log of the members' mean probabil
   }
 }
 
+// Members of hidden sizes 3, 4 and 2, merged as (a + b) + c.
+struct Nested {
+  std::shared_ptr<const AcousticModel> a, b, c, merged;
+};
+Nested NestedEnsemble() {
+  Nested n{Member(CellType::kLstm, true, 3, 1), Member(CellType::kLstm, true, 4, 2), Member(CellType::kLstm, true, 2, 3),
+           nullptr};
+  const std::vector<EnsembleMember> ab = {{"a", n.a}, {"b", n.b}};
+  const std::vector<EnsembleMember> abc = {{"ab", EnsembleModels(ab)}, {"c", n.c}};
+  n.merged = EnsembleModels(abc);
+  return n;
+}
+
 TEST_CASE("ensemble: a nested ensemble counts its members; a saved ensemble loads the same", "[models][ensemble]") {
   const SequenceBatch x = Input();
-  const auto a = Member(CellType::kLstm, true, 3, 1);
-  const auto b = Member(CellType::kLstm, true, 4, 2);
-  const auto c = Member(CellType::kLstm, true, 2, 3);
-  const std::vector<EnsembleMember> ab = {{"a", a}, {"b", b}};
-  const std::vector<EnsembleMember> abc = {{"ab", EnsembleModels(ab)}, {"c", c}};
-  const auto merged = EnsembleModels(abc);
+  const auto [a, b, c, merged] = NestedEnsemble();
   CHECK(merged->Architecture().ensemble_size == 3);
   CHECK(merged->Architecture().hidden_size == 9);
   CHECK(MaxDiffOnValidFrames(merged->Forward(x).log_probs.data, MeanOfProbabilities({a, b, c}, x), x) < 1e-5);
@@ -108,6 +118,90 @@ TEST_CASE("ensemble: a nested ensemble counts its members; a saved ensemble load
   CHECK(loaded->Architecture().ensemble_size == 3);
   CHECK(MaxDiffOnValidFrames(loaded->Forward(x).log_probs.data, merged->Forward(x).log_probs.data, x) == 0.0);
   CHECK_THAT(loaded->ProvenanceJson(), Catch::Matchers::Contains("mean of probabilities"));
+  CHECK(loaded->EnsembleHiddenSizes() == std::vector<int>{3, 4, 2});
+}
+
+// Every value of every parameter of `got` equals `want`'s (same names and shapes).
+void CheckSameParameters(const AcousticModel& got, const AcousticModel& want) {
+  const auto g = got.Parameters(), w = want.Parameters();
+  REQUIRE(g.size() == w.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    INFO(g[i].name);
+    CHECK(g[i].name == w[i].name);
+    CHECK(g[i].shape == w[i].shape);
+    CHECK(std::equal(g[i].values.begin(), g[i].values.end(), w[i].values.begin(), w[i].values.end()));
+  }
+}
+
+TEST_CASE("ensemble: the file stores the members' own tensors, which split back exactly", "[models][ensemble]") {
+  const SequenceBatch x = Input();
+  const auto [a, b, c, merged] = NestedEnsemble();
+  REQUIRE(merged->EnsembleHiddenSizes() == std::vector<int>{3, 4, 2});
+
+  const auto parts = SplitEnsemble(*merged);
+  REQUIRE(parts.size() == 3);
+  CheckSameParameters(*parts[0], *a);
+  CheckSameParameters(*parts[1], *b);
+  CheckSameParameters(*parts[2], *c);
+  CHECK(parts[2]->Labels() == kLabels);
+  CHECK_THROWS_MATCHES(SplitEnsemble(*a), ConfigError, HasMessage("(ensemble_size 1)", "split ensemble: the model is not an ensemble"));
+
+  test::ScopedTempDir tmp;
+  const std::string path = (tmp.path() / "abc.safetensors").string();
+  merged->Save(path);
+  {
+    const SafetensorsFile file = SafetensorsFile::Open(path);
+    CHECK(file.Metadata().at("ensemble_hidden_sizes") == "[3,4,2]");
+    CHECK_FALSE(file.Has("rnn.weight_hh_l0"));  // no merged (block) tensors
+    CHECK(file.Info("members.0.rnn.weight_hh_l0").shape == std::vector<int64_t>{12, 3});
+    CHECK(file.Info("members.1.rnn.weight_ih_l1_reverse").shape == std::vector<int64_t>{16, 8});
+    CHECK(file.Info("members.2.out.weight").shape == std::vector<int64_t>{4, 4});
+    for (const ConstParameterView& p : b->Parameters()) {
+      if (p.name != "rnn.weight_hh_l1") continue;
+      CHECK(file.ReadFloat("members.1.rnn.weight_hh_l1", {16, 4}) == std::vector<float>(p.values.begin(), p.values.end()));
+    }
+  }
+  const auto loaded = AcousticModel::Load(path);
+  CheckSameParameters(*loaded, *merged);
+  CHECK(MaxDiffOnValidFrames(loaded->Forward(x).log_probs.data, MeanOfProbabilities({a, b, c}, x), x) < 1e-5);
+
+  // A dense file (the merged tensors under their plain names, as written before 2026-11-28) still loads; an
+  // ensemble made from it has no member sizes, so it is saved dense too.
+  const std::string dense = (tmp.path() / "dense.safetensors").string();
+  {
+    const SafetensorsFile file = SafetensorsFile::Open(path);
+    SafetensorsWriter w(dense);
+    for (const auto& [key, value] : file.Metadata()) {
+      if (key != "ensemble_hidden_sizes") w.SetMetadata(key, value);
+    }
+    for (const ConstParameterView& p : merged->Parameters()) w.AddF32(p.name, p.shape, p.values);
+    w.Close();
+  }
+  const auto from_dense = AcousticModel::Load(dense);
+  CheckSameParameters(*from_dense, *merged);
+  CHECK(from_dense->EnsembleHiddenSizes().empty());
+  const std::vector<EnsembleMember> nested = {{"dense", from_dense}, {"c", c}};
+  CHECK(EnsembleModels(nested)->EnsembleHiddenSizes().empty());
+
+  // Member sizes that do not fit the architecture, and a missing member tensor, name the file and the key.
+  auto rewrite = [&](const std::string& out, const std::string& sizes, const std::string& drop) {
+    const SafetensorsFile file = SafetensorsFile::Open(path);
+    SafetensorsWriter w(out);
+    for (const auto& [key, value] : file.Metadata()) w.SetMetadata(key, key == "ensemble_hidden_sizes" ? sizes : value);
+    for (const std::string& name : file.TensorNames()) {
+      if (name != drop) w.AddF32(name, file.Info(name).shape, file.ReadFloat(name));
+    }
+    w.Close();
+  };
+  const std::string bad = (tmp.path() / "bad.safetensors").string();
+  for (const std::string sizes : {"[3,4]", "[3,4,3]", "[3,\"4\",2]", "[3,6,0]", "{}"}) {
+    INFO(sizes);
+    rewrite(bad, sizes, "");
+    CHECK_THROWS_MATCHES(AcousticModel::Load(bad), ModelFormatError,
+                         HasMessage("expected 3 sizes >= 1 summing to architecture.hidden_size 9", bad + ": metadata ensemble_hidden_sizes = "));
+  }
+  rewrite(bad, "[3,4,2]", "members.1.rnn.bias_hh_l0");
+  CHECK_THROWS_MATCHES(AcousticModel::Load(bad), ModelFormatError, HasMessage("members.1.rnn.bias_hh_l0"));
 }
 
 TEST_CASE("ensemble: mismatched members, too few members and training are refused", "[models][ensemble][errors]") {
