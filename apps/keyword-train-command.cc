@@ -27,6 +27,7 @@
 #include "features/errors.h"
 #include "models/acoustic-model.h"
 #include "models/kws-decoder.h"
+#include "models/model-ensemble.h"
 #include "pipeline/config-yaml.h"
 #include "pipeline/experiment-config.h"
 #include "pipeline/keyword-calibration.h"
@@ -117,26 +118,10 @@ std::string Train(const std::string& experiment_path, const KeywordTrainOptions&
 }
 
 
-int RunKeywordTrain(const KeywordTrainOptions& opt) {
-  KeywordRecipeConfig recipe;
-  if (!opt.config.empty() || !opt.recipe_overrides.empty()) {
-    // --recipe-set also works without --config: on top of the recipe's defaults (paths relative to here).
-    YamlSource source{"", std::filesystem::current_path()};
-    YAML::Node root = opt.config.empty() ? YAML::Node(YAML::NodeType::Map) : LoadYamlFile(opt.config, source);
-    for (const std::string& o : opt.recipe_overrides) ApplyOverride(root, o);
-    ReadConfig(root, recipe, source, "");
-  }
-  if (!opt.keyword.empty()) recipe.keyword = opt.keyword;
-  if (!opt.negatives.empty()) recipe.negatives = std::filesystem::absolute(opt.negatives).string();
-  for (const auto& m : opt.extra_negatives) recipe.extra_negatives.push_back(std::filesystem::absolute(m).string());
-  if (opt.target_fa_per_hour) recipe.target_fa_per_hour = *opt.target_fa_per_hour;
-  if (opt.max_steps) recipe.max_steps = *opt.max_steps;
-  if (opt.epochs) recipe.epochs = *opt.epochs;
-  if (recipe.keyword.empty()) throw ConfigError("no keyword: give it as the first argument or as `keyword:` in --config");
-  recipe.Validate();
-
-  const std::string label = KeywordLabel(recipe.keyword);
-  const std::string work = opt.work_dir.empty() ? "runs/keyword-" + label : opt.work_dir;
+// Plans the recipe's data into `work` (the negative manifests and work/experiment.yaml, which `ossicle train`
+// can run again) and prints the plan; with train_here it also synthesises the training clips.
+KeywordDataPlan PrepareRun(const KeywordRecipeConfig& recipe, const std::string& work, const KeywordTrainOptions& opt,
+                           bool train_here) {
   const KeywordDataPlan plan = PlanKeywordData(recipe);
   WriteKeywordData(plan, work);
   const std::string experiment_path = (std::filesystem::path(work) / "experiment.yaml").string();
@@ -158,8 +143,8 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   std::string alikes;
   for (size_t i = 0; i < plan.sound_alikes.size(); ++i) alikes += (i ? ", " : "") + plan.sound_alikes[i];
   fmt::print("keyword '{}' (label {}): {} synthetic positives; {} sound-alikes x {} ({}); {} other words x {}\n",
-             recipe.keyword, label, plan.PositiveClips(), plan.sound_alikes.size(), plan.examples_per_text, alikes,
-             plan.other_words.size(), plan.examples_per_text);
+             recipe.keyword, KeywordLabel(recipe.keyword), plan.PositiveClips(), plan.sound_alikes.size(),
+             plan.examples_per_text, alikes, plan.other_words.size(), plan.examples_per_text);
   fmt::print("negatives: {} clips ({:.1f} min) for training, {} clips ({:.1f} min) held out for calibration{}\n",
              plan.negatives.train.size() + plan.extra.train.size(),
              (plan.negatives.TrainSeconds() + plan.extra.TrainSeconds()) / 60.0, plan.negatives.heldout.size(),
@@ -168,15 +153,62 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
                  ? fmt::format("; {} entries naming the keyword dropped", plan.negatives.dropped + plan.extra.dropped)
                  : std::string());
   std::fflush(stdout);
-  if (opt.calibrate.empty()) {
+  if (train_here) {
     const int64_t clips = WriteSyntheticClips(recipe, plan, work, 2);
     fmt::print("synthesised {} clips (padded with silence and a noise floor) into {}/synthetic\n", clips, work);
   }
   fmt::print("experiment: {}\n", experiment_path);
   std::fflush(stdout);
+  return plan;
+}
+
+int RunKeywordTrain(const KeywordTrainOptions& opt) {
+  KeywordRecipeConfig recipe;
+  if (!opt.config.empty() || !opt.recipe_overrides.empty()) {
+    // --recipe-set also works without --config: on top of the recipe's defaults (paths relative to here).
+    YamlSource source{"", std::filesystem::current_path()};
+    YAML::Node root = opt.config.empty() ? YAML::Node(YAML::NodeType::Map) : LoadYamlFile(opt.config, source);
+    for (const std::string& o : opt.recipe_overrides) ApplyOverride(root, o);
+    ReadConfig(root, recipe, source, "");
+  }
+  if (!opt.keyword.empty()) recipe.keyword = opt.keyword;
+  if (!opt.negatives.empty()) recipe.negatives = std::filesystem::absolute(opt.negatives).string();
+  for (const auto& m : opt.extra_negatives) recipe.extra_negatives.push_back(std::filesystem::absolute(m).string());
+  if (opt.target_fa_per_hour) recipe.target_fa_per_hour = *opt.target_fa_per_hour;
+  if (opt.max_steps) recipe.max_steps = *opt.max_steps;
+  if (opt.epochs) recipe.epochs = *opt.epochs;
+  if (recipe.keyword.empty()) throw ConfigError("no keyword: give it as the first argument or as `keyword:` in --config");
+  recipe.Validate();
+
+  const std::string label = KeywordLabel(recipe.keyword);
+  const std::string work = opt.work_dir.empty() ? "runs/keyword-" + label : opt.work_dir;
+  const bool train = opt.calibrate.empty();
+  // With members > 1 the top folder holds the plan (its held-out negatives calibrate the ensemble) and every
+  // member is planned, synthesised and trained in its own folder, seed-<seed>.
+  const bool ensemble = train && recipe.members > 1;
+  const KeywordDataPlan plan = PrepareRun(recipe, work, opt, /*train_here=*/train && !ensemble);
 
   std::string model_path = opt.calibrate;
-  if (model_path.empty()) model_path = Train(experiment_path, opt);
+  if (train && !ensemble) {
+    model_path = Train((std::filesystem::path(work) / "experiment.yaml").string(), opt);
+  } else if (ensemble) {
+    std::vector<EnsembleMember> members;
+    for (int k = 0; k < recipe.members; ++k) {
+      KeywordRecipeConfig member = recipe;
+      member.seed = recipe.seed + static_cast<uint64_t>(k);
+      member.members = 1;
+      const std::string dir = (std::filesystem::path(work) / ("seed-" + std::to_string(member.seed))).string();
+      fmt::print("member {} of {}: seed {} in {}\n", k + 1, recipe.members, member.seed, dir);
+      std::fflush(stdout);
+      PrepareRun(member, dir, opt, /*train_here=*/true);
+      const std::string path = Train((std::filesystem::path(dir) / "experiment.yaml").string(), opt);
+      if (path.empty()) return kExitOk;  // interrupted
+      members.push_back({path, AcousticModel::Load(path)});
+    }
+    model_path = (std::filesystem::path(work) / "ensemble.safetensors").string();
+    EnsembleModels(members)->Save(model_path);
+    fmt::print("ensemble of {} models (the mean of their probabilities): {}\n", members.size(), model_path);
+  }
   if (model_path.empty()) return kExitOk;  // interrupted; the checkpoint allows --resume through `ossicle train`
 
   // Calibration.

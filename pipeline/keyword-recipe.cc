@@ -143,6 +143,9 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   at_least("hidden_size", hidden_size, 1);
   at_least("num_layers", num_layers, 1);
   at_least("epochs", epochs, 1);
+  if (members < 1 || members > 16) {
+    throw ConfigError(RuleMessage(path, "members", members, "between 1 and 16"));
+  }
   at_least("max_steps", max_steps, 0);
   at_least("max_extra_negatives", max_extra_negatives, 0);
   at_least("num_threads", num_threads, 1);

@@ -80,6 +80,9 @@ struct KeywordRecipeConfig {
   double learning_rate = 0.003;
   FrameTargets frame_targets = FrameTargets::kSpeech;  // training.frame_targets (pipeline/frame-targets.h)
   int num_threads = 2;
+  // Models trained (one after another, seeds seed, seed + 1, ...) and merged into one ensemble that averages
+  // their probabilities (models/model-ensemble.h); 1 = one model.
+  int members = 1;
   double target_fa_per_hour = 1.0;     // calibration target on the held-out negatives
   std::string cache_dir;               // synthesis cache ("" = <output folder>/tts-cache)
 
@@ -122,12 +125,15 @@ struct KeywordRecipeConfig {
                 "which frames train on the keyword: speech (the loud ones; pipeline/frame-targets.h) or clip (all)"},
       self.frame_targets);
     v(FieldInfo{"num_threads", "", "training threads"}, self.num_threads);
+    v(FieldInfo{"members", "",
+                "models trained with seeds seed, seed+1, ... and merged into one ensemble (1 = one model)"},
+      self.members);
     v(FieldInfo{"target_fa_per_hour", "1/h", "false alarms per hour the threshold is calibrated for"},
       self.target_fa_per_hour);
     v(FieldInfo{"cache_dir", "path", "synthesis cache (empty = <output folder>/tts-cache)"}, self.cache_dir);
   }
   // ConfigError naming the field: keyword has at least two letters (a-z, spaces, apostrophes, hyphens),
-  // counts >= 0 (positive_examples and examples_per_word >= 1), epochs >= 1, sizes >= 1,
+  // counts >= 0 (positive_examples and examples_per_word >= 1), epochs >= 1, sizes >= 1, members in [1, 16],
   // target_fa_per_hour > 0, learning_rate > 0.
   void Validate(std::string_view path = "keyword") const;
 };

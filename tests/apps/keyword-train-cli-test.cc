@@ -123,6 +123,46 @@ TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the thresh
   CHECK(negatives == 5);
 }
 
+TEST_CASE("ossicle keyword-train with members: 2 trains seeds 1 and 2 and calibrates their ensemble",
+          "[apps][keyword][ensemble]") {
+  if (const std::string why = SpeechEngineUnavailableReason("espeak-ng"); !why.empty()) {
+    WARN("skipped: " << why);
+    return;
+  }
+  TinyKeyword t;
+  const auto r = test::RunOssicle(
+      "keyword-train --config recipe.yaml --out pair.safetensors --work-dir work --recipe-set members=2 "
+      "--target-fa-per-hour 50",
+      t.dir);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("member 1 of 2: seed 1 in work/seed-1") && Contains("member 2 of 2: seed 2 in work/seed-2"));
+  CHECK_THAT(r.out, Contains("ensemble of 2 models (the mean of their probabilities): work/ensemble.safetensors"));
+  CHECK_THAT(r.out, Contains("calibrated threshold "));
+  const auto pair = AcousticModel::Load((t.dir / "pair.safetensors").string());
+  CHECK(pair->Architecture().ensemble_size == 2);
+  CHECK(pair->EnsembleHiddenSizes() == std::vector<int>{4, 4});
+  CHECK(nlohmann::json::parse(ReadModelDecoderJson((t.dir / "pair.safetensors").string()))["keywords"] == "jarvis");
+  CHECK(fs::exists(t.dir / "work/calibration.json"));
+
+  // Member 2 is exactly the recipe run alone with seed 2.
+  const auto alone = test::RunOssicle(
+      "keyword-train --config recipe.yaml --out seed2.safetensors --work-dir work2 --recipe-set seed=2", t.dir);
+  REQUIRE(alone.exit_code == 0);
+  const auto member2 = AcousticModel::Load((t.dir / "work/seed-2/model.safetensors").string());
+  const auto seed2 = AcousticModel::Load((t.dir / "work2/model.safetensors").string());
+  const auto a = member2->Parameters();  // views: valid while the models live
+  const auto b = seed2->Parameters();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].name);
+    CHECK(std::equal(a[i].values.begin(), a[i].values.end(), b[i].values.begin(), b[i].values.end()));
+  }
+  // ... and not the same as member 1.
+  const auto member1 = AcousticModel::Load((t.dir / "work/seed-1/model.safetensors").string());
+  const auto one = member1->Parameters();
+  CHECK_FALSE(std::equal(one[0].values.begin(), one[0].values.end(), a[0].values.begin(), a[0].values.end()));
+}
+
 TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 3", "[apps][keyword]") {
   TinyKeyword t;
   const auto bad = test::RunOssicle("keyword-train j --out m.safetensors", t.dir);
@@ -140,6 +180,9 @@ TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 
   const auto set = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set reverb.probability=3", t.dir);
   CHECK(set.exit_code == 3);
   CHECK_THAT(set.err, Contains("reverb.probability = 3; expected in [0, 1]"));
+  const auto members = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set members=0", t.dir);
+  CHECK(members.exit_code == 3);
+  CHECK_THAT(members.err, Contains("members = 0; expected between 1 and 16"));
 }
 
 TEST_CASE("ossicle keyword-train warns when a features_file has no CMVN", "[apps][keyword]") {
