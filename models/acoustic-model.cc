@@ -41,6 +41,18 @@ void AddTensors(SafetensorsWriter& w, const AcousticModel& model, const std::str
 
 std::string MemberPrefix(size_t m) { return "members." + std::to_string(m) + "."; }
 
+// True when `sizes` are an ensemble's member hidden sizes for `arch`: ensemble_size (>= 2) sizes, each in
+// [1, 65536], summing to hidden_size.
+bool ValidEnsembleHiddenSizes(const std::vector<int64_t>& sizes, const ModelArchitecture& arch) {
+  int64_t sum = 0;
+  for (int64_t h : sizes) {
+    if (h < 1 || h > 65536) return false;
+    sum += h;
+  }
+  return arch.ensemble_size >= 2 && static_cast<int64_t>(sizes.size()) == arch.ensemble_size &&
+         sum == arch.hidden_size;
+}
+
 }  // namespace
 
 void ModelArchitecture::Validate(std::string_view path) const {
@@ -164,15 +176,11 @@ std::shared_ptr<const AcousticModel> AcousticModel::Load(const std::string& path
   if (meta.count("ensemble_hidden_sizes")) {
     // An ensemble stored as its members (models/model-ensemble.h): read each, merge them again.
     const nlohmann::json j = parse("ensemble_hidden_sizes");
-    std::vector<int> sizes;
-    int64_t sum = 0;
+    std::vector<int64_t> sizes;
     for (const auto& x : j.is_array() ? j : nlohmann::json::array()) {
-      sizes.push_back(x.is_number_integer() ? x.get<int>() : 0);
-      sum += sizes.back();
+      sizes.push_back(x.is_number_integer() ? x.get<int64_t>() : 0);
     }
-    const bool ok = j.is_array() && static_cast<int>(sizes.size()) == arch.ensemble_size && arch.ensemble_size > 1 &&
-                    std::all_of(sizes.begin(), sizes.end(), [](int h) { return h >= 1; }) && sum == arch.hidden_size;
-    if (!ok) {
+    if (!j.is_array() || !ValidEnsembleHiddenSizes(sizes, arch)) {
       throw ModelFormatError(path + ": metadata ensemble_hidden_sizes = " + j.dump() + "; expected " +
                              std::to_string(arch.ensemble_size) + " sizes >= 1 summing to architecture.hidden_size " +
                              std::to_string(arch.hidden_size) + " (architecture.ensemble_size " +
@@ -181,7 +189,7 @@ std::shared_ptr<const AcousticModel> AcousticModel::Load(const std::string& path
     std::vector<EnsembleMember> members;
     for (size_t m = 0; m < sizes.size(); ++m) {
       ModelArchitecture a = arch;
-      a.hidden_size = sizes[m];
+      a.hidden_size = static_cast<int>(sizes[m]);
       a.ensemble_size = 1;
       const std::string name = path + " member " + std::to_string(m);
       members.push_back({name, FromTensors(a, reader(MemberPrefix(m)), name)->WithMetadata(features, labels, "{}")});
@@ -281,14 +289,10 @@ void AcousticModel::Save(const std::string& path) const {
 }
 
 void AcousticModel::SetEnsembleHiddenSizes(std::vector<int> sizes) {
-  int64_t sum = 0;
-  for (int h : sizes) sum += h;
-  const bool ok = static_cast<int>(sizes.size()) == arch_.ensemble_size &&
-                  std::all_of(sizes.begin(), sizes.end(), [](int h) { return h >= 1; }) && sum == arch_.hidden_size;
-  if (!ok) {
+  if (!ValidEnsembleHiddenSizes(std::vector<int64_t>(sizes.begin(), sizes.end()), arch_)) {
     throw ConfigError("ensemble_hidden_sizes = " + nlohmann::json(sizes).dump() + "; expected " +
                       std::to_string(arch_.ensemble_size) + " sizes >= 1 summing to hidden_size " +
-                      std::to_string(arch_.hidden_size));
+                      std::to_string(arch_.hidden_size) + " (ensemble_size at least 2)");
   }
   ensemble_hidden_sizes_ = std::move(sizes);
 }

@@ -141,8 +141,8 @@ class AcousticModel {
   std::shared_ptr<AcousticModel> MutableCopy() const { return std::make_shared<AcousticModel>(*this); }
   void SetProvenance(std::string provenance_json) { provenance_json_ = std::move(provenance_json); }
   // An ensemble's members' hidden sizes (models/model-ensemble.h); empty for a single model and for an
-  // ensemble read from a dense file. Set: ConfigError unless there are ensemble_size sizes >= 1 summing to
-  // hidden_size.
+  // ensemble read from a dense file. Set: ConfigError unless there are ensemble_size (>= 2) sizes in
+  // [1, 65536] summing to hidden_size.
   const std::vector<int>& EnsembleHiddenSizes() const { return ensemble_hidden_sizes_; }
   void SetEnsembleHiddenSizes(std::vector<int> sizes);
 

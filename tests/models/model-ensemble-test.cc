@@ -144,6 +144,8 @@ TEST_CASE("ensemble: the file stores the members' own tensors, which split back 
   CheckSameParameters(*parts[1], *b);
   CheckSameParameters(*parts[2], *c);
   CHECK(parts[2]->Labels() == kLabels);
+  CHECK_THROWS_MATCHES(merged->MutableCopy()->SetEnsembleHiddenSizes({5, 4}), ConfigError,
+                       HasMessage("expected 3 sizes >= 1 summing to hidden_size 9", "ensemble_hidden_sizes = [5,4]"));
   CHECK_THROWS_MATCHES(SplitEnsemble(*a), ConfigError, HasMessage("(ensemble_size 1)", "split ensemble: the model is not an ensemble"));
 
   test::ScopedTempDir tmp;
@@ -194,7 +196,7 @@ TEST_CASE("ensemble: the file stores the members' own tensors, which split back 
     w.Close();
   };
   const std::string bad = (tmp.path() / "bad.safetensors").string();
-  for (const std::string sizes : {"[3,4]", "[3,4,3]", "[3,\"4\",2]", "[3,6,0]", "{}"}) {
+  for (const std::string sizes : {"[3,4]", "[3,4,3]", "[3,\"4\",2]", "[3,6,0]", "{}", "[3,4294967300,-4294967298]"}) {
     INFO(sizes);
     rewrite(bad, sizes, "");
     CHECK_THROWS_MATCHES(AcousticModel::Load(bad), ModelFormatError,
