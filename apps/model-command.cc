@@ -116,6 +116,7 @@ void PrintInfo(const std::string& path, const AcousticModel& model, bool json) {
     const nlohmann::json j = {{"path", path},
                               {"architecture", ConfigToJson(model.Architecture())},
                               {"num_parameters", model.NumParameters()},
+                              {"ensemble_hidden_sizes", model.EnsembleHiddenSizes()},
                               {"labels", model.Labels()},
                               {"features", ConfigToJson(model.Features())},
                               {"decoder", decoder},
@@ -125,6 +126,10 @@ void PrintInfo(const std::string& path, const AcousticModel& model, bool json) {
   }
   fmt::print("{}\n", path);
   fmt::print("  architecture: {}\n", DescribeArchitecture(model.Architecture()));
+  if (!model.EnsembleHiddenSizes().empty()) {
+    fmt::print("  members: {}, hidden sizes {}\n", model.EnsembleHiddenSizes().size(),
+               fmt::join(model.EnsembleHiddenSizes(), ", "));
+  }
   fmt::print("  parameters: {}\n", model.NumParameters());
   fmt::print("  labels ({}): {}\n", model.Labels().size(), fmt::join(model.Labels(), ", "));
   fmt::print("  features ({} values per frame): {}\n", model.Features().Dim(), model.Features().ToString());

@@ -17,12 +17,14 @@
 
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "models/acoustic-model.h"
 #include "models/float-gemm.h"
 #include "models/losses.h"
+#include "models/model-ensemble.h"
 #include "models/model-gradients.h"
 #include "models/optimizers.h"
 #include "models/training-pass.h"
@@ -37,14 +39,14 @@ using ossicle::SequenceBatch;
 constexpr int kFeatures = 40;
 constexpr int kClasses = 32;  // torch_blstm.py --classes default
 
-std::shared_ptr<const AcousticModel> RandomModel(int hidden, int layers) {
+std::shared_ptr<const AcousticModel> RandomModel(int hidden, int layers, unsigned seed = 1) {
   ModelArchitecture arch;
   arch.input_size = kFeatures;
   arch.hidden_size = hidden;
   arch.num_layers = layers;
   arch.bidirectional = true;
   arch.num_classes = kClasses;
-  std::mt19937 rng(1);
+  std::mt19937 rng(seed);
   const float k = 1.0f / std::sqrt(static_cast<float>(hidden));  // PyTorch's default init range
   std::uniform_real_distribution<float> u(-k, k);
   return AcousticModel::FromTensors(
@@ -87,6 +89,45 @@ void BM_Blstm(benchmark::State& state) {
   const double n = static_cast<double>(state.iterations()) * batch * frames;
   state.counters["frames_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
   state.counters["gflops"] = benchmark::Counter(n * FlopsPerFrame(hidden, layers) * 1e-9, benchmark::Counter::kIsRate);
+}
+
+// An ensemble of N BLSTM 2x128 members (N = range 0), B = 1, T = 1000, one thread, run as it runs (the
+// members' own stacks, range 1 = 1) or as the merged block-structured matrices of a dense file (range 1 = 0,
+// how every ensemble ran before 2026-11-28). frames_per_s as BM_Blstm.
+//   build/release/bench/models-benchmark --benchmark_filter=Ensemble --benchmark_repetitions=3
+void BM_Ensemble(benchmark::State& state) {
+  const int members = static_cast<int>(state.range(0));
+  const bool member_stacks = state.range(1) != 0;
+  std::shared_ptr<const AcousticModel> model = RandomModel(128, 2, 1);
+  if (members > 1) {
+    std::vector<ossicle::EnsembleMember> parts;
+    for (int m = 0; m < members; ++m) {
+      parts.push_back({"member " + std::to_string(m), RandomModel(128, 2, static_cast<unsigned>(m + 1))});
+    }
+    model = ossicle::EnsembleModels(parts);
+  }
+  if (!member_stacks) {  // the same tensors without member sizes: the merged stack runs
+    const std::vector<ossicle::ConstParameterView> params = model->Parameters();
+    model = AcousticModel::FromTensors(
+        model->Architecture(),
+        [&](const std::string& name, std::vector<int64_t>) {
+          for (const auto& p : params) {
+            if (p.name == name) return std::vector<float>(p.values.begin(), p.values.end());
+          }
+          throw std::runtime_error("no tensor " + name);
+        },
+        "dense");
+  }
+  SequenceBatch x;
+  x.max_frames = 1000;
+  x.lengths = {1000};
+  x.data = MatrixF::Random(1000, kFeatures);
+  for (auto _ : state) {
+    ossicle::ModelOutput y = model->Forward(x, 1);
+    benchmark::DoNotOptimize(y.log_probs.data.data());
+  }
+  state.counters["frames_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 1000, benchmark::Counter::kIsRate);
 }
 
 // Independent chains of 8-wide fp32 FMAs: two FMA pipes with 4-5 cycles of latency need >= 10 chains.
@@ -221,6 +262,11 @@ void Grid(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_PeakFma);
 BENCHMARK(BM_Blstm)->Apply(Grid)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Ensemble)
+    ->ArgsProduct({{1, 2, 4}, {0, 1}})
+    ->ArgNames({"members", "member_stacks"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_TrainStep)->Apply(TrainGrid)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_WeightGradient)->Arg(40)->Arg(128)->Arg(256)->ArgName("nj")->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

@@ -295,10 +295,20 @@ void AcousticModel::SetEnsembleHiddenSizes(std::vector<int> sizes) {
                       std::to_string(arch_.hidden_size) + " (ensemble_size at least 2)");
   }
   ensemble_hidden_sizes_ = std::move(sizes);
+  RebuildMemberStacks();
+}
+
+void AcousticModel::RebuildMemberStacks() {
+  member_stacks_.clear();
+  if (arch_.ensemble_size > 1 && !ensemble_hidden_sizes_.empty()) member_stacks_ = SplitEnsemble(*this);
 }
 
 int64_t AcousticModel::NumParameters() const {
   int64_t n = 0;
+  if (!member_stacks_.empty()) {  // the members' own values (what the file holds), not the zero blocks
+    for (const auto& member : member_stacks_) n += member->NumParameters();
+    return n;
+  }
   for (const RecurrentLayer& l : layers_) {
     for (int d = 0; d < (l.Bidirectional() ? 2 : 1); ++d) {
       const DirectionWeights& w = l.Weights(d);
@@ -332,6 +342,10 @@ void AcousticModel::ForwardStack(const SequenceBatch& input, SequenceBatch& outp
     throw ConfigError("model input has " + std::to_string(input.Dim()) + " values per frame; the model expects " +
                       std::to_string(arch_.input_size));
   }
+  if (!member_stacks_.empty()) {
+    ForwardMemberStacks(input, output, initial, final_state, carry_frames, num_threads);
+    return;
+  }
   if (final_state != nullptr) final_state->resize(layers_.size());
   SequenceBatch a, b;
   const SequenceBatch* cur = &input;
@@ -340,6 +354,52 @@ void AcousticModel::ForwardStack(const SequenceBatch& input, SequenceBatch& outp
     layers_[k].Forward(*cur, next, initial ? &(*initial)[k] : nullptr, final_state ? &(*final_state)[k] : nullptr,
                        carry_frames, num_threads);
     cur = next;
+  }
+}
+
+void AcousticModel::ForwardMemberStacks(const SequenceBatch& input, SequenceBatch& output,
+                                        const std::vector<RecurrentState>* initial,
+                                        std::vector<RecurrentState>* final_state, std::span<const int64_t> carry_frames,
+                                        int num_threads) const {
+  // Member m owns the merged units [offset, offset + h) of every layer and direction (models/model-ensemble.h),
+  // so its states are those columns of the merged states and its outputs go to those columns of each
+  // direction's half of the merged output.
+  const int64_t merged_h = arch_.hidden_size;
+  const int directions = arch_.bidirectional ? 2 : 1;
+  const size_t layers = layers_.size();
+  if (final_state != nullptr) {
+    final_state->assign(layers, RecurrentState{});
+    for (RecurrentState& s : *final_state) {
+      s.h.resize(input.BatchSize(), merged_h);
+      s.c.resize(input.BatchSize(), arch_.cell == CellType::kLstm ? merged_h : 0);
+    }
+  }
+  output.max_frames = input.max_frames;
+  output.lengths = input.lengths;
+  output.data.resize(input.data.rows(), arch_.RnnOutputSize());
+  std::vector<RecurrentState> member_initial, member_final;
+  SequenceBatch member_output;
+  int64_t offset = 0;
+  for (size_t m = 0; m < member_stacks_.size(); ++m) {
+    const int64_t h = ensemble_hidden_sizes_[m];
+    if (initial != nullptr) {
+      member_initial.resize(layers);
+      for (size_t k = 0; k < layers; ++k) {
+        member_initial[k].h = (*initial)[k].h.middleCols(offset, h);
+        const MatrixF& c = (*initial)[k].c;
+        member_initial[k].c = c.cols() > 0 ? MatrixF(c.middleCols(offset, h)) : MatrixF(c.rows(), 0);
+      }
+    }
+    member_stacks_[m]->ForwardStack(input, member_output, initial != nullptr ? &member_initial : nullptr,
+                                    final_state != nullptr ? &member_final : nullptr, carry_frames, num_threads);
+    for (int d = 0; d < directions; ++d) {
+      output.data.middleCols(d * merged_h + offset, h) = member_output.data.middleCols(d * h, h);
+    }
+    for (size_t k = 0; final_state != nullptr && k < layers; ++k) {
+      (*final_state)[k].h.middleCols(offset, h) = member_final[k].h;
+      if (member_final[k].c.cols() > 0) (*final_state)[k].c.middleCols(offset, h) = member_final[k].c;
+    }
+    offset += h;
   }
 }
 
@@ -471,6 +531,7 @@ std::vector<ConstParameterView> AcousticModel::Parameters() const {
 
 void AcousticModel::ParametersChanged() {
   for (RecurrentLayer& layer : layers_) layer.WeightsChanged();
+  RebuildMemberStacks();
 }
 
 SequenceBatch SingleSequence(const MatrixF& frames) {

@@ -132,6 +132,8 @@ class AcousticModel {
   const std::vector<RecurrentLayer>& Layers() const { return layers_; }
   const Linear& Output() const { return out_; }
   const AttentionPooling& Attention() const { return attention_; }
+  // The values the model file holds: for an ensemble with recorded member sizes the sum of its members'
+  // (the merged matrices' zero blocks are not parameters).
   int64_t NumParameters() const;
 
   // A copy with other metadata (the weights are copied too).
@@ -175,6 +177,14 @@ class AcousticModel {
   std::vector<std::string> labels_;
   std::string provenance_json_ = "{}";
   std::vector<int> ensemble_hidden_sizes_;
+  // An ensemble with recorded member sizes runs its members' own stacks (SplitEnsemble), not the merged
+  // block-structured matrices: N members cost N times a member instead of about N^2. Rebuilt by
+  // SetEnsembleHiddenSizes() and ParametersChanged(); empty otherwise (then the merged layers run).
+  std::vector<std::shared_ptr<const AcousticModel>> member_stacks_;
+  void RebuildMemberStacks();
+  void ForwardMemberStacks(const SequenceBatch& input, SequenceBatch& output,
+                           const std::vector<RecurrentState>* initial, std::vector<RecurrentState>* final_state,
+                           std::span<const int64_t> carry_frames, int num_threads) const;
   std::vector<RecurrentLayer> layers_;
   Linear out_;
   AttentionPooling attention_;

@@ -14,9 +14,12 @@
 // The mean of probabilities, not of log-probabilities: CTC members trained apart put their token spikes on
 // neighbouring frames, and a geometric mean lets a spike of one member cancel against the other's blank
 // (measured: the transcriber lost words that way, docs/models.md). So the merged model computes exactly what
-// running the members and averaging their posteriors would, in one pass, and every consumer runs it like any
-// other model file; the price is the dense wider matrices (about N times the members' arithmetic). A member
-// that is itself an ensemble counts as its members. The merged model is for inference: training refuses it.
+// running the members and averaging their posteriors would, and every consumer (streaming with carried
+// states included) runs it like any other model file. When the member sizes are recorded (every ensemble made
+// here or loaded from a members file) the stack runs member by member on the members' own matrices
+// (AcousticModel::ForwardStack), N times a member's arithmetic; only an ensemble read from a dense file runs
+// the merged block matrices (about N^2 times). A member that is itself an ensemble counts as its members. The
+// merged model is for inference: training refuses it.
 //
 // Members must agree on everything but hidden_size: cell, layers, direction, input size, classes, a frame
 // head, the feature configuration and the labels. ConfigError naming the member (its name) and the first

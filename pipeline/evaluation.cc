@@ -341,8 +341,22 @@ void ParallelFor(int64_t n, int jobs, const std::function<void(int64_t)>& work) 
 
 std::string ModelDescription(const AcousticModel& m) {
   const ModelArchitecture& a = m.Architecture();
-  return std::string(a.cell == CellType::kLstm ? "LSTM" : "GRU") + " " + std::to_string(a.num_layers) + "x" +
-         std::to_string(a.hidden_size) + (a.bidirectional ? " bidirectional" : "") + ", " +
+  // An ensemble: "ensemble of 4 LSTM 2x128" (members of one size) or "ensemble of 2 LSTM 2x(128, 64)".
+  std::string hidden = std::to_string(a.hidden_size), prefix;
+  if (a.ensemble_size > 1) prefix = "ensemble of " + std::to_string(a.ensemble_size) + " ";
+  const std::vector<int>& sizes = m.EnsembleHiddenSizes();
+  if (!sizes.empty()) {
+    const bool same = std::all_of(sizes.begin(), sizes.end(), [&](int h) { return h == sizes.front(); });
+    if (!same) {
+      hidden = "(";
+      for (size_t i = 0; i < sizes.size(); ++i) hidden += (i > 0 ? ", " : "") + std::to_string(sizes[i]);
+      hidden += ")";
+    } else {
+      hidden = std::to_string(sizes.front());
+    }
+  }
+  return prefix + (a.cell == CellType::kLstm ? "LSTM" : "GRU") + " " + std::to_string(a.num_layers) + "x" + hidden +
+         (a.bidirectional ? " bidirectional" : "") + ", " +
          (a.head == HeadType::kAttention ? "attention" : "frame") + " head, " + std::to_string(m.NumParameters()) +
          " parameters, " + std::to_string(m.Labels().size()) + " labels";
 }

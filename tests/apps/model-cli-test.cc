@@ -323,6 +323,15 @@ TEST_CASE("ossicle model ensemble merges models into one that model run and info
   r = RunOssicle("model info " + both);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Contains("ensemble of 2 (mean of probabilities)"));
+  CHECK_THAT(r.out, Contains("members: 2, hidden sizes 32, 32"));
+  const RunResult single_info = RunOssicle("model info --json " + model);
+  const RunResult both_info = RunOssicle("model info --json " + both);
+  REQUIRE(single_info.exit_code == 0);
+  REQUIRE(both_info.exit_code == 0);
+  // The members' own parameters, not the merged matrices' zero blocks.
+  CHECK(nlohmann::json::parse(both_info.out).at("num_parameters") ==
+        2 * nlohmann::json::parse(single_info.out).at("num_parameters").get<int64_t>());
+  CHECK(nlohmann::json::parse(both_info.out).at("ensemble_hidden_sizes") == nlohmann::json({32, 32}));
   CHECK_THAT(r.out, Contains("\"keywords\":\"yes\""));
   auto run = [&](const std::string& m, const std::string& name) {
     const fs::path out = tmp.path() / name;

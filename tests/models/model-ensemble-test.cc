@@ -206,6 +206,90 @@ TEST_CASE("ensemble: the file stores the members' own tensors, which split back 
   CHECK_THROWS_MATCHES(AcousticModel::Load(bad), ModelFormatError, HasMessage("members.1.rnn.bias_hh_l0"));
 }
 
+// The same merged tensors without recorded member sizes: runs the merged block-structured stack.
+std::shared_ptr<const AcousticModel> DenseTwin(const AcousticModel& merged) {
+  const std::vector<ConstParameterView> params = merged.Parameters();
+  const TensorReader read = [&](const std::string& name, const std::vector<int64_t>& shape) {
+    const auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.name == name; });
+    REQUIRE(it != params.end());
+    REQUIRE(it->shape == shape);
+    return std::vector<float>(it->values.begin(), it->values.end());
+  };
+  auto twin = AcousticModel::FromTensors(merged.Architecture(), read, "dense twin");
+  REQUIRE(twin->EnsembleHiddenSizes().empty());
+  return twin;
+}
+
+// Random states [2, 9] per layer (c empty for GRU).
+std::vector<RecurrentState> RandomStates(CellType cell, int layers) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> n(0.0f, 0.5f);
+  std::vector<RecurrentState> states(static_cast<size_t>(layers));
+  for (RecurrentState& s : states) {
+    s.h = MatrixF::NullaryExpr(2, 9, [&]() { return n(rng); });
+    s.c = cell == CellType::kLstm ? MatrixF(MatrixF::NullaryExpr(2, 9, [&]() { return n(rng); })) : MatrixF(2, 0);
+  }
+  return states;
+}
+
+TEST_CASE("ensemble: the members run their own stacks, with the merged stack's outputs and states",
+          "[models][ensemble]") {
+  const SequenceBatch x = Input();
+  for (CellType cell : {CellType::kLstm, CellType::kGru}) {
+    for (bool bidirectional : {true, false}) {
+      INFO((cell == CellType::kLstm ? "lstm" : "gru") << (bidirectional ? " bidirectional" : " forward"));
+      const std::vector<EnsembleMember> ab = {{"a", Member(cell, bidirectional, 3, 1)},
+                                              {"b", Member(cell, bidirectional, 4, 2)}};
+      const std::vector<EnsembleMember> abc = {{"ab", EnsembleModels(ab)}, {"c", Member(cell, bidirectional, 2, 3)}};
+      const auto merged = EnsembleModels(abc);
+      REQUIRE(merged->EnsembleHiddenSizes() == std::vector<int>{3, 4, 2});
+      const auto dense = DenseTwin(*merged);
+      // Parameters: the members' own values; the dense twin counts its zero blocks too.
+      const int64_t own = EnsembleModels(ab)->NumParameters() + abc[1].model->NumParameters();
+      CHECK(merged->NumParameters() == own);
+      CHECK(own == ab[0].model->NumParameters() + ab[1].model->NumParameters() + abc[1].model->NumParameters());
+      CHECK(dense->NumParameters() > own);
+
+      for (int threads : {1, 2}) {
+        const ModelOutput got = merged->Forward(x, threads), want = dense->Forward(x, threads);
+        CHECK(MaxDiffOnValidFrames(got.rnn_output.data, want.rnn_output.data, x) < 1e-6);
+        CHECK(MaxDiffOnValidFrames(got.log_probs.data, want.log_probs.data, x) < 1e-6);
+      }
+      // Carried forward states (chunked streaming): from given initial states, saved after frames 5 and 2.
+      const std::vector<RecurrentState> initial = RandomStates(cell, 2);
+      const std::vector<int64_t> carry = {5, 2};
+      SequenceBatch got_out, want_out;
+      std::vector<RecurrentState> got_final, want_final;
+      merged->ForwardStack(x, got_out, &initial, &got_final, carry);
+      dense->ForwardStack(x, want_out, &initial, &want_final, carry);
+      CHECK(MaxDiffOnValidFrames(got_out.data, want_out.data, x) < 1e-6);
+      REQUIRE(got_final.size() == 2);
+      for (size_t k = 0; k < 2; ++k) {
+        REQUIRE(got_final[k].h.rows() == 2);
+        REQUIRE(got_final[k].h.cols() == 9);
+        REQUIRE(got_final[k].c.cols() == want_final[k].c.cols());
+        CHECK((got_final[k].h - want_final[k].h).cwiseAbs().maxCoeff() < 1e-6);
+        if (cell == CellType::kLstm) CHECK((got_final[k].c - want_final[k].c).cwiseAbs().maxCoeff() < 1e-6);
+      }
+      // The carried state matters (so the comparison above is not of two zero states).
+      SequenceBatch from_zero;
+      merged->ForwardStack(x, from_zero, nullptr, nullptr, {});
+      CHECK(MaxDiffOnValidFrames(from_zero.data, got_out.data, x) > 1e-3);
+
+      // The members' stacks are what runs: a weight outside every member's block (zero in a merged model)
+      // changes the dense twin's output but not the ensemble's.
+      auto changed = merged->MutableCopy();
+      for (ParameterView& p : changed->MutableParameters()) {
+        if (p.name == "rnn.weight_hh_l0") p.values[8] = 3.0f;  // row 0 (member a), column 8 (member c)
+      }
+      changed->ParametersChanged();
+      CHECK(MaxDiffOnValidFrames(changed->Forward(x).log_probs.data, merged->Forward(x).log_probs.data, x) == 0.0);
+      CHECK(MaxDiffOnValidFrames(DenseTwin(*changed)->Forward(x).log_probs.data, merged->Forward(x).log_probs.data,
+                                 x) > 1e-4);
+    }
+  }
+}
+
 TEST_CASE("ensemble: mismatched members, too few members and training are refused", "[models][ensemble][errors]") {
   const auto a = Member(CellType::kLstm, true, 3, 1);
   auto check = [&](std::shared_ptr<const AcousticModel> other, const std::string& what) {
