@@ -127,6 +127,7 @@ int RunTrain(const TrainOptions& opt) {
              a.cell == CellType::kLstm ? "LSTM" : "GRU", a.num_layers, a.hidden_size,
              a.bidirectional ? " bidirectional" : "", EnumToString(a.head), trainer.Model().NumParameters(),
              trainer.TotalSteps(), config.OutputDir());
+  if (!config.init_from.empty()) fmt::print("starting from {}\n", trainer.InitFromDescription());
   std::fflush(stdout);
   if (opt.check_only) {
     fmt::print("check: the experiment and its data are valid (no training done)\n");

@@ -16,7 +16,7 @@ constexpr const char* kBlankToken = "<blank>";
 
 const std::vector<std::string_view> kTopKeys = {"name",     "description", "seed", "target",   "labels",
                                                 "tokens",   "word_tokens", "features_file", "features", "model", "data",
-                                                "training", "outputs"};
+                                                "training", "outputs", "init_from", "init_from_member"};
 const std::vector<std::string_view> kDataKeys = {"train", "dev", "loader"};
 
 void CheckExperimentKeys(const YAML::Node& node, const YamlSource& source, const std::string& path,
@@ -129,6 +129,8 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
   scalar("seed", c.seed);
   scalar("tokens", c.tokens);
   scalar("features_file", c.features_file);
+  scalar("init_from", c.init_from);
+  scalar("init_from_member", c.init_from_member);
   if (const YAML::Node n = root["target"]; n.IsDefined() && !n.IsNull()) {
     const std::string text = ReadScalar<std::string>(n, source, "target");
     const auto parsed = EnumFromString<TargetType>(text);
@@ -137,6 +139,9 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
   }
   if (!c.features_file.empty() && std::filesystem::path(c.features_file).is_relative()) {
     c.features_file = (source.base_dir / c.features_file).lexically_normal().string();
+  }
+  if (!c.init_from.empty() && std::filesystem::path(c.init_from).is_relative()) {
+    c.init_from = (source.base_dir / c.init_from).lexically_normal().string();
   }
 
   // Labels and word tokens: a list of names (or one name).
@@ -192,6 +197,13 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
     }
   };
   if (c.name.empty()) fail("name", "name: expected a non-empty run name");
+  if (root["init_from_member"].IsDefined() && c.init_from.empty()) {
+    fail("init_from_member", "init_from_member: only with init_from (the ensemble to take the member from)");
+  }
+  if (root["init_from_member"].IsDefined() && c.init_from_member < 0) {
+    fail("init_from_member", "init_from_member = " + std::to_string(c.init_from_member) +
+                                 "; expected a member index >= 0 (members.0. is the first)");
+  }
   if (c.target == TargetType::kClass) {
     if (!c.tokens.empty()) fail("tokens", "tokens: only for target tokens (this experiment's target is class)");
     if (!given_words.empty()) {
@@ -282,6 +294,9 @@ ExperimentConfig Parse(const YAML::Node& root, const YamlSource& source, const s
   check(t.early_stopping_patience >= 0, "early_stopping_patience", t.early_stopping_patience, ">= 0 (0 = off)");
   check(t.log_every_steps >= 1, "log_every_steps", t.log_every_steps, ">= 1");
   check(t.checkpoint_every_steps >= 0, "checkpoint_every_steps", t.checkpoint_every_steps, ">= 0 (0 = epoch ends)");
+  const std::string frozen_rule = "between 0 and model.num_layers (" + std::to_string(c.model.num_layers) + ")";
+  check(t.frozen_layers >= 0 && t.frozen_layers <= c.model.num_layers, "frozen_layers", t.frozen_layers,
+        frozen_rule.c_str());
   validate([&] { t.optimizer.Validate("training.optimizer"); });
   validate([&] { t.schedule.Validate("training.schedule"); });
   validate([&] { TrainingPassConfig{t.dropout, t.num_threads}.Validate("training"); });
@@ -380,6 +395,11 @@ std::vector<ConfigDocRow> ExperimentConfigDocs() {
        "target tokens: whole words as the tokens instead of characters (each becomes U+2581 + word, as "
        "SentencePiece marks a word start; transcripts are split at spaces)"},
       {"features_file", "string", "path", "\"\"", "base feature configuration (YAML); `features` overrides it"},
+      {"init_from", "string", "path", "\"\"",
+       "trained model whose weights start the training (fine-tuning): its recurrent stack, and its output "
+       "layer when labels and head are the same; cell, layers, direction, hidden size and features must match"},
+      {"init_from_member", "int", "", "(none)",
+       "init_from is an ensemble: start from this member (0-based, as the file's members.<m>. tensors)"},
   };
   CollectConfigDocs(FeatureConfig{}, "features", rows);
   ModelArchitecture model;

@@ -8,6 +8,7 @@
 //   labels: [zero, one, two, three, four, five, six, seven, eight, nine]
 //   features_file: ../features/kaldi-fbank-40.yaml     # optional base; `features:` keys override it
 //   features: {frame: {sample_rate_hz: 8000}, cmvn: {mode: utterance}}
+//   init_from: ../../runs/other/model.safetensors   # optional: start from a trained model's weights
 //   model: {cell: lstm, hidden_size: 64, num_layers: 2, head: attention, attention_size: 32}
 //   data:
 //     train: [{manifest: ../../../shared/data/fsdd/train.tsv, columns: {label: transcript}}]
@@ -103,6 +104,7 @@ struct TrainingConfig {
   int early_stopping_patience = 0;       // stop after this many epochs without a better dev metric (0 = off)
   int64_t log_every_steps = 50;          // a log line every this many steps when not on a terminal
   int64_t checkpoint_every_steps = 0;    // also save checkpoint-last mid-epoch (0 = at epoch ends only)
+  int frozen_layers = 0;                 // the first recurrent layers keep their starting weights (init_from)
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
@@ -126,6 +128,10 @@ struct TrainingConfig {
     v(FieldInfo{"log_every_steps", "steps", "log line interval when not on a terminal"}, self.log_every_steps);
     v(FieldInfo{"checkpoint_every_steps", "steps", "mid-epoch checkpoint interval (0 = epoch ends only)"},
       self.checkpoint_every_steps);
+    v(FieldInfo{"frozen_layers", "",
+                "recurrent layers, from the input, whose weights are not trained (both directions; with init_from "
+                "they keep the starting model's; 0 = train every layer)"},
+      self.frozen_layers);
   }
 };
 
@@ -151,6 +157,10 @@ struct ExperimentConfig {
   std::string tokens;                // tokens target: the token characters (UTF-8), blank excluded
   std::vector<std::string> word_tokens;  // tokens target: whole words instead (labels "<blank>", "▁" + word)
   std::string features_file;         // optional base feature configuration (YAML)
+  // Optional trained model whose weights start this training (fine-tuning, pipeline/trainer.h): its recurrent
+  // stack always, its output layer when the labels and head are the same. Resolved against the YAML's folder.
+  std::string init_from;
+  int init_from_member = -1;  // init_from is an ensemble: start from this member (0-based, as members.<m>.)
   FeatureConfig features;
   ModelArchitecture model;           // input_size and num_classes derived when not given
   std::vector<ManifestSource> train;

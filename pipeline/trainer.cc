@@ -16,6 +16,7 @@
 #include "features/config-json.h"
 #include "features/errors.h"
 #include "models/losses.h"
+#include "models/model-ensemble.h"
 #include "models/model-gradients.h"
 #include "models/safetensors.h"
 #include "models/training-pass.h"
@@ -274,6 +275,82 @@ struct Tally {
   }
 };
 
+// True for the parameters of recurrent layers [0, frozen_layers) ("rnn.weight_ih_l0", "rnn.bias_hh_l1_reverse").
+bool IsFrozen(const std::string& name, int frozen_layers) {
+  if (frozen_layers <= 0 || name.rfind("rnn.", 0) != 0) return false;
+  const size_t at = name.rfind("_l");
+  return at != std::string::npos && std::stoi(name.substr(at + 2)) < frozen_layers;
+}
+
+// Starts `model` (freshly initialised for the experiment) from the weights of the model file
+// config.init_from: the recurrent stack always, the head (out.*, att.*) when the labels and head are the same.
+// ConfigError at the init_from key naming the file and the first difference. Returns the provenance entry.
+nlohmann::json InitFromModel(const ExperimentConfig& config, AcousticModel& model) {
+  const std::string& path = config.init_from;
+  auto fail = [&](const std::string& what) {
+    throw ConfigError(config.Where("init_from") + "init_from: " + path + ": " + what);
+  };
+  std::shared_ptr<const AcousticModel> source;
+  try {
+    source = AcousticModel::Load(path);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  const int ensemble_size = source->Architecture().ensemble_size;
+  if (ensemble_size > 1) {
+    if (config.init_from_member < 0) {
+      fail("an ensemble of " + std::to_string(ensemble_size) +
+           " models; choose one with init_from_member (0-based) or start from a member's own file");
+    }
+    if (config.init_from_member >= ensemble_size || source->EnsembleHiddenSizes().empty()) {
+      fail("init_from_member = " + std::to_string(config.init_from_member) + " but the file holds " +
+           (source->EnsembleHiddenSizes().empty() ? std::string("a dense ensemble whose members are not recorded")
+                                                  : std::to_string(ensemble_size) + " members (0 to " +
+                                                        std::to_string(ensemble_size - 1) + ")"));
+    }
+    source = SplitEnsemble(*source)[static_cast<size_t>(config.init_from_member)];
+  } else if (config.init_from_member > 0) {
+    fail("init_from_member = " + std::to_string(config.init_from_member) + " but the model is not an ensemble");
+  }
+  const ModelArchitecture& a = source->Architecture();
+  const ModelArchitecture& want = model.Architecture();
+  auto differ = [&](const std::string& field, const std::string& got, const std::string& expected) {
+    fail(field + " is " + got + " but the experiment's model." + field + " is " + expected +
+         " (the recurrent stack must be the same)");
+  };
+  if (a.cell != want.cell) differ("cell", std::string(EnumToString(a.cell)), std::string(EnumToString(want.cell)));
+  if (a.num_layers != want.num_layers) {
+    differ("num_layers", std::to_string(a.num_layers), std::to_string(want.num_layers));
+  }
+  if (a.hidden_size != want.hidden_size) {
+    differ("hidden_size", std::to_string(a.hidden_size), std::to_string(want.hidden_size));
+  }
+  if (a.bidirectional != want.bidirectional) {
+    differ("bidirectional", a.bidirectional ? "true" : "false", want.bidirectional ? "true" : "false");
+  }
+  try {
+    source->CheckFeatures(config.features, "the experiment's features");
+  } catch (const ConfigError& e) {
+    fail(e.what());
+  }
+  const bool same_head = a.head == want.head && a.attention_size == want.attention_size &&
+                         source->Labels() == model.Labels();
+  const std::vector<ConstParameterView> from = source->Parameters();
+  int copied = 0;
+  for (ParameterView& p : model.MutableParameters()) {
+    if (p.name.rfind("rnn.", 0) != 0 && !same_head) continue;
+    const auto it = std::find_if(from.begin(), from.end(), [&](const auto& f) { return f.name == p.name; });
+    if (it == from.end() || it->shape != p.shape) fail("no tensor " + p.name + " of the experiment's shape");
+    std::copy(it->values.begin(), it->values.end(), p.values.begin());
+    ++copied;
+  }
+  model.ParametersChanged();
+  nlohmann::json info = {{"path", path}, {"sha256", Sha256File(path)}, {"tensors", copied},
+                         {"head", same_head ? "copied (same labels)" : "new (other labels or head)"}};
+  if (ensemble_size > 1) info["member"] = config.init_from_member;
+  return info;
+}
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -289,6 +366,7 @@ struct Trainer::Impl {
   std::unique_ptr<TrainingPass> pass;
   int64_t batches_per_epoch = 0;
   int64_t total_steps = 0;
+  nlohmann::json init_from;  // what init_from gave the model (provenance), null without it
 
   // Trainer state (saved in checkpoints).
   int64_t epoch = 0;           // epochs completed
@@ -380,6 +458,7 @@ struct Trainer::Impl {
     std::vector<std::span<float>> params;
     std::vector<std::span<const float>> g;
     for (size_t i = 0; i < views.size(); ++i) {
+      if (IsFrozen(views[i].name, config.training.frozen_layers)) continue;  // not an optimiser slot
       params.push_back(views[i].values);
       g.emplace_back(grads.values[i]);
     }
@@ -536,6 +615,7 @@ struct Trainer::Impl {
                         {"epochs", r.epochs_done},
                         {"steps", r.step},
                         {"stop_reason", r.stop_reason}};
+    if (!init_from.is_null()) p["init_from"] = init_from;
     if (r.best) p["metrics"] = MetricsToJson(*r.best);
     return p;
   }
@@ -546,6 +626,7 @@ Trainer::Trainer(ExperimentConfig config, TrainerOptions options)
   Impl& s = *impl_;
   const ExperimentConfig& c = s.config;
   s.model = AcousticModel::Initialize(c.model, c.features, c.labels, c.seed);
+  if (!c.init_from.empty()) s.init_from = InitFromModel(c, *s.model);
   {
     DataConfig plan_only = c.loader;
     plan_only.workers = 0;
@@ -562,6 +643,7 @@ Trainer::Trainer(ExperimentConfig config, TrainerOptions options)
   std::vector<std::string> names;
   std::vector<int64_t> sizes;
   for (const ParameterView& v : s.model->MutableParameters()) {
+    if (IsFrozen(v.name, c.training.frozen_layers)) continue;
     names.push_back(v.name);
     sizes.push_back(static_cast<int64_t>(v.values.size()));
   }
@@ -590,6 +672,13 @@ const ExperimentConfig& Trainer::Config() const { return impl_->config; }
 const ExperimentData& Trainer::Data() const { return impl_->data; }
 const AcousticModel& Trainer::Model() const { return *impl_->model; }
 int64_t Trainer::TotalSteps() const { return impl_->total_steps; }
+std::string Trainer::InitFromDescription() const {
+  const nlohmann::json& i = impl_->init_from;
+  if (i.is_null()) return "";
+  return i.at("path").get<std::string>() + (i.at("head").get<std::string>().rfind("copied", 0) == 0
+                                                ? ": its recurrent stack and output layer (same labels)"
+                                                : ": its recurrent stack (the output layer is new: other labels or head)");
+}
 
 TrainResult Trainer::Run() {
   Impl& s = *impl_;

@@ -25,6 +25,11 @@
 //                                set) with provenance (experiment, configuration, manifests with SHA-256,
 //                                metrics, steps)
 //
+// init_from (pipeline/experiment-config.h): the model starts from a trained model's weights instead of the
+// seeded initialisation (its recurrent stack; its head too when the labels and head are the same), for
+// fine-tuning; the provenance records the file and its SHA-256. training.frozen_layers keeps the first
+// recurrent layers as they start (they are not optimiser slots): with init_from, the pretrained features.
+//
 // Determinism: initialisation, the batch plan, augmentation and dropout all derive from config.seed (dropout
 // of step s from (seed, s)), so a run is repeatable for a fixed training.num_threads, and a run resumed from
 // any checkpoint continues exactly as the uninterrupted run would have (mid-epoch too: the loader skips the
@@ -109,6 +114,9 @@ class Trainer {
   const AcousticModel& Model() const;
   // Optimiser steps the whole run is planned for (epochs x batches, capped by max_steps).
   int64_t TotalSteps() const;
+  // With init_from: "PATH: its recurrent stack and output layer (same labels)" or "... recurrent stack (the
+  // output layer is new: other labels or head)"; empty without it.
+  std::string InitFromDescription() const;
 
   // Trains until the epochs or max_steps are done, early stopping triggers, or should_stop returns true.
   TrainResult Run();

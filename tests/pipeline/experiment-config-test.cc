@@ -303,7 +303,8 @@ TEST_CASE("the experiment reference lists every key", "[pipeline][training][expe
   for (const char* key : {"name", "labels", "tokens", "features.mel.num_mel_bins", "model.hidden_size",
                           "data.train[].manifest", "data.train[].columns.label", "data.loader.batch_size",
                           "training.optimizer.learning_rate", "training.schedule.warmup_steps",
-                          "training.early_stopping_patience", "outputs.dir"}) {
+                          "training.early_stopping_patience", "outputs.dir", "init_from", "init_from_member",
+                          "training.frozen_layers"}) {
     INFO(key);
     CHECK(has(key));
   }

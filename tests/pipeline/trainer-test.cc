@@ -12,6 +12,7 @@
 
 #include "features/errors.h"
 #include "models/acoustic-model.h"
+#include "models/model-ensemble.h"
 #include "models/safetensors.h"
 #include "pipeline/trainer.h"
 #include "support/bad-audio-files.h"
@@ -241,6 +242,119 @@ TEST_CASE("resume refuses a missing checkpoint or a changed configuration", "[pi
   const TrainResult more = Trainer(d.Config("run", {"training.epochs=2"}), resume).Run();
   CHECK(more.epochs_done == 2);
   CHECK(more.step == 10);
+}
+
+TEST_CASE("init_from starts a run from a trained model's weights", "[pipeline][training][trainer][init]") {
+  ToneData d;
+  const TrainResult a = Trainer(d.Config("a", {"training.epochs=6"})).Run();
+  REQUIRE(a.best);
+  const auto source = AcousticModel::Load(a.model_path);
+  auto tensor = [](const AcousticModel& m, const std::string& name) {
+    for (const ConstParameterView& p : m.Parameters()) {
+      if (p.name == name) return std::vector<float>(p.values.begin(), p.values.end());
+    }
+    FAIL("no tensor " << name);
+    return std::vector<float>{};
+  };
+
+  // Same labels: every tensor starts as the source's (the path is relative to the experiment file's folder).
+  {
+    Trainer t(d.Config("same", {"init_from=a/model.safetensors"}));
+    CHECK(t.InitFromDescription() == (d.dir / "a/model.safetensors").string() +
+                                         ": its recurrent stack and output layer (same labels)");
+    for (const std::string& name : ParameterNames(source->Architecture())) {
+      INFO(name);
+      CHECK(tensor(t.Model(), name) == tensor(*source, name));
+    }
+  }
+  // ... so one step at a negligible learning rate already classifies as the source does.
+  const TrainResult tuned = Trainer(d.Config("tuned", {"init_from=a/model.safetensors", "training.max_steps=1",
+                                                      "training.optimizer.type=sgd",
+                                                      "training.optimizer.learning_rate=1e-9"}))
+                                .Run();
+  REQUIRE(tuned.best);
+  CHECK(tuned.best->dev_accuracy == a.best->dev_accuracy);
+  const nlohmann::json p = nlohmann::json::parse(AcousticModel::Load(tuned.model_path)->ProvenanceJson());
+  CHECK(p["init_from"]["path"] == (d.dir / "a/model.safetensors").string());
+  CHECK(p["init_from"]["sha256"] == Sha256File(a.model_path));
+  CHECK(p["init_from"]["head"] == "copied (same labels)");
+
+  // Other labels: the recurrent stack is the source's, the output layer is new.
+  {
+    Trainer t(d.Config("other", {"init_from=a/model.safetensors"}, "labels: [high, mid, low]"));
+    CHECK_THAT(t.InitFromDescription(), Catch::Matchers::EndsWith("(the output layer is new: other labels or head)"));
+    CHECK(tensor(t.Model(), "rnn.weight_hh_l1_reverse") == tensor(*source, "rnn.weight_hh_l1_reverse"));
+    CHECK(tensor(t.Model(), "rnn.bias_ih_l0") == tensor(*source, "rnn.bias_ih_l0"));
+    CHECK(tensor(t.Model(), "out.weight") != tensor(*source, "out.weight"));
+    const TrainResult r = Trainer(d.Config("other-run", {"init_from=a/model.safetensors", "training.max_steps=1"},
+                                           "labels: [high, mid, low]"))
+                              .Run();
+    const nlohmann::json q = nlohmann::json::parse(AcousticModel::Load(r.model_path)->ProvenanceJson());
+    CHECK(q["init_from"]["head"] == "new (other labels or head)");
+  }
+
+  // Frozen layers keep the source's weights; the rest trains.
+  {
+    const TrainResult r = Trainer(d.Config("frozen", {"init_from=a/model.safetensors", "training.frozen_layers=1",
+                                                      "training.epochs=1"},
+                                           "labels: [high, mid, low]"))
+                              .Run();
+    const auto m = AcousticModel::Load(r.model_path);
+    for (const char* name : {"rnn.weight_ih_l0", "rnn.weight_hh_l0_reverse", "rnn.bias_hh_l0"}) {
+      INFO(name);
+      CHECK(tensor(*m, name) == tensor(*source, name));
+    }
+    CHECK(tensor(*m, "rnn.weight_ih_l1") != tensor(*source, "rnn.weight_ih_l1"));
+    CHECK(tensor(*m, "rnn.bias_hh_l1_reverse") != tensor(*source, "rnn.bias_hh_l1_reverse"));
+    const TrainResult all = Trainer(d.Config("frozen-all", {"init_from=a/model.safetensors", "training.frozen_layers=2",
+                                                            "training.epochs=1"},
+                                             "labels: [high, mid, low]"))
+                                .Run();
+    const auto n = AcousticModel::Load(all.model_path);
+    CHECK(tensor(*n, "rnn.weight_hh_l1_reverse") == tensor(*source, "rnn.weight_hh_l1_reverse"));
+    CHECK(tensor(*n, "out.weight") != tensor(Trainer(d.Config("fresh-head", {"init_from=a/model.safetensors"},
+                                                              "labels: [high, mid, low]"))
+                                                  .Model(),
+                                              "out.weight"));
+    CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"training.frozen_layers=3"})), ConfigError,
+                         HasMessage("training.frozen_layers = 3; expected between 0 and model.num_layers (2)"));
+  }
+
+  // A model that does not fit is refused at the init_from key, naming the file and the difference.
+  const std::string path = (d.dir / "a/model.safetensors").string();
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=a/model.safetensors", "model.hidden_size=16"})),
+                       ConfigError,
+                       HasMessage("init_from: " + path + ": hidden_size is 8 but the experiment's model.hidden_size is 16",
+                                  "--set init_from=a/model.safetensors: "));
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=a/model.safetensors", "model.cell=gru"})), ConfigError,
+                       HasMessage("cell is lstm but the experiment's model.cell is gru"));
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=a/model.safetensors", "features.mel.num_mel_bins=10"})),
+                       ConfigError, HasMessage("features.mel.num_mel_bins = 10 but the model was trained with 12"));
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=none.safetensors"})), ConfigError,
+                       HasMessage("init_from: " + (d.dir / "none.safetensors").string() + ": "));
+  const std::vector<EnsembleMember> pair = {{"a", source}, {"a again", source}};
+  EnsembleModels(pair)->Save((d.dir / "pair.safetensors").string());
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=pair.safetensors"})), ConfigError,
+                       HasMessage("an ensemble of 2 models; choose one with init_from_member"));
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=pair.safetensors", "init_from_member=2"})), ConfigError,
+                       HasMessage("init_from_member = 2 but the file holds 2 members (0 to 1)"));
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from_member=1"})), ConfigError,
+                       HasMessage("init_from_member: only with init_from"));
+  CHECK_THROWS_MATCHES(Trainer(d.Config("bad", {"init_from=pair.safetensors", "init_from_member=-1"})), ConfigError,
+                       HasMessage("expected a member index >= 0"));
+  // A member of an ensemble file: its own weights.
+  const std::vector<EnsembleMember> mixed = {{"fresh", AcousticModel::Initialize(source->Architecture(),
+                                                                                 source->Features(),
+                                                                                 source->Labels(), 99)},
+                                             {"a", source}};
+  EnsembleModels(mixed)->Save((d.dir / "mixed.safetensors").string());
+  {
+    Trainer t(d.Config("member", {"init_from=mixed.safetensors", "init_from_member=1"}));
+    for (const std::string& name : ParameterNames(source->Architecture())) {
+      INFO(name);
+      CHECK(tensor(t.Model(), name) == tensor(*source, name));
+    }
+  }
 }
 
 TEST_CASE("max_steps and early stopping end a run", "[pipeline][training][trainer]") {
