@@ -76,6 +76,17 @@ struct EnumNames<DevMetric> {
                                       std::pair{DevMetric::kLoss, std::string_view{"loss"}}};
 };
 
+// Which weights the final model file (outputs.model) holds.
+enum class FinalModel {
+  kBest,  // the epoch with the best dev metric (the last epoch without a dev set)
+  kLast,  // the last epoch, whatever the dev metric says
+};
+template <>
+struct EnumNames<FinalModel> {
+  static constexpr std::array kValues{std::pair{FinalModel::kBest, std::string_view{"best"}},
+                                      std::pair{FinalModel::kLast, std::string_view{"last"}}};
+};
+
 // Class target with a frame head: which frames of a clip are trained on its label.
 enum class FrameTargets {
   kClip,    // every frame carries the clip's label; a clip is decided by its summed frame log-probabilities
@@ -105,6 +116,7 @@ struct TrainingConfig {
   int64_t log_every_steps = 50;          // a log line every this many steps when not on a terminal
   int64_t checkpoint_every_steps = 0;    // also save checkpoint-last mid-epoch (0 = at epoch ends only)
   int frozen_layers = 0;                 // the first recurrent layers keep their starting weights (init_from)
+  FinalModel final_model = FinalModel::kBest;
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
@@ -132,6 +144,10 @@ struct TrainingConfig {
                 "recurrent layers, from the input, whose weights are not trained (both directions; with init_from "
                 "they keep the starting model's; 0 = train every layer)"},
       self.frozen_layers);
+    v(FieldInfo{"final_model", "",
+                "the weights of outputs.model: best (the best dev epoch) or last (the last epoch, when the dev "
+                "metric is a poor guide)"},
+      self.final_model);
   }
 };
 

@@ -616,7 +616,12 @@ struct Trainer::Impl {
                         {"steps", r.step},
                         {"stop_reason", r.stop_reason}};
     if (!init_from.is_null()) p["init_from"] = init_from;
-    if (r.best) p["metrics"] = MetricsToJson(*r.best);
+    p["final_model"] = std::string(EnumToString(config.training.final_model));
+    if (config.training.final_model == FinalModel::kLast && !history.empty()) {
+      p["metrics"] = MetricsToJson(history.back());
+    } else if (r.best) {
+      p["metrics"] = MetricsToJson(*r.best);
+    }
     return p;
   }
 };
@@ -814,8 +819,8 @@ TrainResult Trainer::Run() {
   finish_result(reason);
   // The final model: the best checkpoint's weights with the provenance.
   const std::filesystem::path best = s.out_dir / kBestCheckpoint;
-  std::shared_ptr<const AcousticModel> final_model =
-      std::filesystem::exists(best) ? AcousticModel::Load(best.string()) : s.model;
+  const bool use_best = c.training.final_model == FinalModel::kBest && std::filesystem::exists(best);
+  std::shared_ptr<const AcousticModel> final_model = use_best ? AcousticModel::Load(best.string()) : s.model;
   result.model_path = (s.out_dir / c.outputs.model).string();
   final_model->WithMetadata(c.features, c.labels, s.Provenance(result).dump())->Save(result.model_path);
   return result;

@@ -22,7 +22,7 @@
 //                                checkpoint_every_steps, and when a stop is requested
 //   checkpoint-best.safetensors  the same at the best dev metric so far
 //   <outputs.model>              the final model: the best checkpoint's weights (the last ones without a dev
-//                                set) with provenance (experiment, configuration, manifests with SHA-256,
+//                                set or with training.final_model: last) with provenance (experiment, configuration, manifests with SHA-256,
 //                                metrics, steps)
 //
 // init_from (pipeline/experiment-config.h): the model starts from a trained model's weights instead of the

@@ -304,7 +304,7 @@ TEST_CASE("the experiment reference lists every key", "[pipeline][training][expe
                           "data.train[].manifest", "data.train[].columns.label", "data.loader.batch_size",
                           "training.optimizer.learning_rate", "training.schedule.warmup_steps",
                           "training.early_stopping_patience", "outputs.dir", "init_from", "init_from_member",
-                          "training.frozen_layers"}) {
+                          "training.frozen_layers", "training.final_model"}) {
     INFO(key);
     CHECK(has(key));
   }

@@ -357,6 +357,26 @@ TEST_CASE("init_from starts a run from a trained model's weights", "[pipeline][t
   }
 }
 
+TEST_CASE("final_model: last keeps the last epoch's weights", "[pipeline][training][trainer]") {
+  ToneData d;
+  // A learning rate far too high: the dev accuracy jumps around, so the best epoch is not the last one.
+  const std::vector<std::string> chaotic = {"training.epochs=6", "training.optimizer.learning_rate=0.5"};
+  std::vector<std::string> last_run = chaotic;
+  last_run.push_back("training.final_model=last");
+  const TrainResult last = Trainer(d.Config("last", last_run)).Run();
+  const TrainResult best = Trainer(d.Config("best", chaotic)).Run();
+  REQUIRE(best.best);
+  REQUIRE(best.best->epoch != 6);  // else this test could not tell the two apart
+  RequireSameWeights(last.model_path, (d.dir / "last/checkpoint-last.safetensors").string());
+  RequireSameWeights(best.model_path, (d.dir / "best/checkpoint-best.safetensors").string());
+  const nlohmann::json p = nlohmann::json::parse(AcousticModel::Load(last.model_path)->ProvenanceJson());
+  CHECK(p["final_model"] == "last");
+  CHECK(p["metrics"]["epoch"] == 6);
+  const nlohmann::json q = nlohmann::json::parse(AcousticModel::Load(best.model_path)->ProvenanceJson());
+  CHECK(q["final_model"] == "best");
+  CHECK(q["metrics"]["epoch"] == best.best->epoch);
+}
+
 TEST_CASE("max_steps and early stopping end a run", "[pipeline][training][trainer]") {
   ToneData d;
   const TrainResult r = Trainer(d.Config("steps", {"training.max_steps=3"})).Run();
