@@ -346,6 +346,7 @@ nlohmann::json InitFromModel(const ExperimentConfig& config, AcousticModel& mode
   }
   model.ParametersChanged();
   nlohmann::json info = {{"path", path}, {"sha256", Sha256File(path)}, {"tensors", copied},
+                         {"head_copied", same_head},
                          {"head", same_head ? "copied (same labels)" : "new (other labels or head)"}};
   if (ensemble_size > 1) info["member"] = config.init_from_member;
   return info;
@@ -367,6 +368,7 @@ struct Trainer::Impl {
   int64_t batches_per_epoch = 0;
   int64_t total_steps = 0;
   nlohmann::json init_from;  // what init_from gave the model (provenance), null without it
+  std::vector<bool> trained;  // per parameter (MutableParameters order): an optimiser slot (not frozen)
 
   // Trainer state (saved in checkpoints).
   int64_t epoch = 0;           // epochs completed
@@ -458,7 +460,7 @@ struct Trainer::Impl {
     std::vector<std::span<float>> params;
     std::vector<std::span<const float>> g;
     for (size_t i = 0; i < views.size(); ++i) {
-      if (IsFrozen(views[i].name, config.training.frozen_layers)) continue;  // not an optimiser slot
+      if (!trained[i]) continue;  // a frozen layer: not an optimiser slot
       params.push_back(views[i].values);
       g.emplace_back(grads.values[i]);
     }
@@ -648,7 +650,8 @@ Trainer::Trainer(ExperimentConfig config, TrainerOptions options)
   std::vector<std::string> names;
   std::vector<int64_t> sizes;
   for (const ParameterView& v : s.model->MutableParameters()) {
-    if (IsFrozen(v.name, c.training.frozen_layers)) continue;
+    s.trained.push_back(!IsFrozen(v.name, c.training.frozen_layers));
+    if (!s.trained.back()) continue;
     names.push_back(v.name);
     sizes.push_back(static_cast<int64_t>(v.values.size()));
   }
@@ -680,7 +683,7 @@ int64_t Trainer::TotalSteps() const { return impl_->total_steps; }
 std::string Trainer::InitFromDescription() const {
   const nlohmann::json& i = impl_->init_from;
   if (i.is_null()) return "";
-  return i.at("path").get<std::string>() + (i.at("head").get<std::string>().rfind("copied", 0) == 0
+  return i.at("path").get<std::string>() + (i.at("head_copied").get<bool>()
                                                 ? ": its recurrent stack and output layer (same labels)"
                                                 : ": its recurrent stack (the output layer is new: other labels or head)");
 }
