@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "apps/exit-codes.h"
@@ -15,6 +16,7 @@
 #include "pipeline/batch-runner.h"
 #include "pipeline/graph-runner.h"
 #include "pipeline/record-writer.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -151,6 +153,43 @@ std::vector<std::string> KeywordOverrides(const GraphConfig& graph, const std::v
                         fmt::format(".threshold={}", *threshold));
   }
   return overrides;
+}
+
+bool IsCtcModel(const AcousticModel& model) { return !model.Labels().empty() && model.Labels()[0] == "<blank>"; }
+
+CtcKeywordChoice CtcModelKeywords(const std::string& model_path, const std::vector<std::string>& keywords,
+                                  std::optional<double> threshold) {
+  CtcKeywordChoice choice{keywords, threshold};
+  const std::string metadata = ReadModelDecoderJson(model_path);
+  const nlohmann::json decoder = metadata.empty() ? nlohmann::json() : nlohmann::json::parse(metadata);
+  const std::string type = decoder.is_object() ? decoder.value("type", std::string()) : std::string();
+  const std::string where = model_path + ": decoder metadata";
+  if (choice.keywords.empty() && type == "decoder.ctc_beam" && decoder.contains("words")) {
+    if (!decoder["words"].is_array()) throw ModelFormatError(where + ": \"words\" is not a list of words");
+    for (const auto& w : decoder["words"]) {
+      if (!w.is_string()) throw ModelFormatError(where + ": \"words\" holds " + w.dump() + ", not a word");
+      choice.keywords.push_back(w.get<std::string>());
+    }
+  }
+  if (type == "decoder.ctc_keywords") {
+    if (choice.keywords.empty() && decoder.contains("keywords")) {
+      if (!decoder["keywords"].is_string()) {
+        throw ModelFormatError(where + ": \"keywords\" is not a comma-separated string");
+      }
+      const std::string list = decoder["keywords"].get<std::string>();
+      if (!list.empty()) choice.keywords.push_back(list);
+    }
+    if (!choice.threshold && decoder.contains("threshold")) {
+      if (!decoder["threshold"].is_number()) throw ModelFormatError(where + ": \"threshold\" is not a number");
+      choice.threshold = decoder["threshold"].get<double>();
+    }
+  }
+  if (choice.keywords.empty()) {
+    throw ConfigError("--keywords: " + model_path +
+                      " is a CTC model without a word list in its decoder metadata: give the words to spot, "
+                      "e.g. --keywords go,stop");
+  }
+  return choice;
 }
 
 int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_path,

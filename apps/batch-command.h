@@ -70,6 +70,22 @@ std::vector<std::string> ModelOverrides(const GraphConfig& graph, const std::str
 std::vector<std::string> KeywordOverrides(const GraphConfig& graph, const std::vector<std::string>& keywords,
                                           std::optional<double> threshold);
 
+// What a CTC model (first label "<blank>") spots when `ossicle spot` or `ossicle listen` runs it without
+// --graph: the keywords given (--keywords), else the words of the model's decoder metadata (the "words" of
+// decoder.ctc_beam, the comma-separated "keywords" of decoder.ctc_keywords); the threshold given
+// (--threshold), else the "threshold" of decoder.ctc_keywords metadata (a calibrated digit or keyword list,
+// e.g. models/pretrained/digits.safetensors), else none (the graph's). ConfigError naming --keywords and
+// the model when there are no keywords at all.
+struct CtcKeywordChoice {
+  std::vector<std::string> keywords;
+  std::optional<double> threshold;
+};
+CtcKeywordChoice CtcModelKeywords(const std::string& model_path, const std::vector<std::string>& keywords,
+                                  std::optional<double> threshold);
+
+// True when `model` is a CTC model (its first label is "<blank>").
+bool IsCtcModel(const AcousticModel& model);
+
 // Loads the graph with `command_overrides` then opt.overrides, runs it over the inputs and writes the
 // records with `csv_columns` for --format csv. Returns the exit code: 0, or that of the first error record
 // in the output (docs/errors.md).

@@ -1,6 +1,7 @@
 // ossicle listen — keyword spotting on a live microphone until Ctrl-C / SIGTERM (docs/live.md).
 //
-// Runs a graph whose source is source.microphone, by default configs/graphs/live-keywords.yaml. The options
+// Runs a graph whose source is source.microphone, by default configs/graphs/live-keywords.yaml
+// (live-ctc-keywords.yaml for a CTC model: keywords as text, as `ossicle spot` does). The options
 // are overrides of that graph: --device, --duration and --device-rate set the microphone stage, --model
 // the model stage, --keywords and --threshold the keyword decoder; --set reaches any other option. Records
 // go to the graph's sinks as they happen (the default graph prints hits with their times, then one summary
@@ -9,6 +10,7 @@
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include "apps/commands.h"
 #include "apps/exit-codes.h"
 #include "features/errors.h"
+#include "models/acoustic-model.h"
 #include "pipeline/graph-config.h"
 #include "pipeline/graph-runner.h"
 #include "pipeline/stop-signal.h"
@@ -63,9 +66,13 @@ CommandRunner AddListenCommand(CLI::App& app) {
       "listen", "Keyword spotting on a live microphone: prints each hit as it happens, until Ctrl-C");
   cmd->add_option("--device", opt->device,
                   "Capture device: an index or part of the name from `ossicle devices` (default: the system's)");
-  cmd->add_option("--model", opt->model, "Keyword model (.safetensors); replaces the graph's model path");
+  cmd->add_option("--model", opt->model,
+                  "Keyword model (.safetensors); replaces the graph's model path. A CTC model (a transcriber, "
+                  "models/pretrained/digits.safetensors) runs configs/graphs/live-ctc-keywords.yaml unless --graph "
+                  "is given");
   cmd->add_option("--keywords", opt->keywords,
-                  "Keywords to report, comma-separated model labels (default: the graph's list)")
+                  "Keywords to report, comma-separated model labels (default: the graph's list); for a CTC model "
+                  "the words as text (default: the words of its decoder metadata)")
       ->delimiter(',')->allow_extra_args(false);
   cmd->add_option("--threshold", opt->threshold, "Confidence a hit needs, in (0, 1] (default: the graph's)")
       ->check(CLI::Range(0.0, 1.0));
@@ -75,7 +82,7 @@ CommandRunner AddListenCommand(CLI::App& app) {
                   "Open the device at this rate (Hz) and resample (default: the model's rate if the device "
                   "supports it, else the device's default)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--graph", opt->graph, "Graph file (default: configs/graphs/live-keywords.yaml)");
+  cmd->add_option("--graph", opt->graph, "Graph file (default: configs/graphs/live-keywords.yaml; live-ctc-keywords.yaml for a CTC model)");
   AddSetOption(*cmd, opt->overrides, "Override a stage option: STAGE.OPTION=VALUE");
   cmd->add_flag("--json", opt->json, "Print JSON lines (hit and summary records) instead of text")
       ->capture_default_str();
@@ -85,7 +92,20 @@ CommandRunner AddListenCommand(CLI::App& app) {
       "the summary. OSSICLE_AUDIO_DEBUG=1 shows what ALSA/JACK print while the device is opened.");
 
   return [opt]() {
-    const std::string path = opt->graph.empty() ? FindGraphFile("live-keywords.yaml") : opt->graph;
+    // A CTC model has no keyword classes: without --graph it runs the CTC keyword graph, spotting the words
+    // given with --keywords or those of its decoder metadata (as `ossicle spot` does: CtcModelKeywords).
+    std::shared_ptr<const AcousticModel> loaded;
+    if (!opt->model.empty() && opt->graph.empty()) loaded = AcousticModel::Load(opt->model);
+    const bool ctc_graph = loaded && IsCtcModel(*loaded);
+    std::vector<std::string> keywords = opt->keywords;
+    std::optional<double> threshold = opt->threshold;
+    if (ctc_graph) {
+      CtcKeywordChoice choice = CtcModelKeywords(opt->model, keywords, threshold);
+      keywords = std::move(choice.keywords);
+      threshold = choice.threshold;
+    }
+    const std::string path = !opt->graph.empty() ? opt->graph
+                             : FindGraphFile(ctc_graph ? "live-ctc-keywords.yaml" : "live-keywords.yaml");
     const GraphConfig plain = LoadGraphConfig(path);
     // The microphone stage is needed even without microphone options: listen runs live graphs only.
     const std::string mic = StageFor(plain, "listen", "source.microphone", IsMicrophoneStage);
@@ -94,10 +114,10 @@ CommandRunner AddListenCommand(CLI::App& app) {
     if (opt->duration_s) overrides.push_back(mic + ".max_duration_s=" + Number(*opt->duration_s));
     if (opt->device_rate_hz) overrides.push_back(mic + ".device_rate_hz=" + Number(*opt->device_rate_hz));
     if (!opt->model.empty()) {
-      const std::vector<std::string> model = ModelOverrides(plain, opt->model);
+      const std::vector<std::string> model = ModelOverrides(plain, opt->model, loaded.get());
       overrides.insert(overrides.end(), model.begin(), model.end());
     }
-    const std::vector<std::string> keyword = KeywordOverrides(plain, opt->keywords, opt->threshold);
+    const std::vector<std::string> keyword = KeywordOverrides(plain, keywords, threshold);
     overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     overrides.insert(overrides.end(), opt->overrides.begin(), opt->overrides.end());
 

@@ -4,14 +4,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/batch-command.h"
 #include "apps/commands.h"
 #include "features/errors.h"
 #include "models/acoustic-model.h"
 #include "pipeline/record-writer.h"
-#include "pipeline/stages/model-decoder-defaults.h"
 
 namespace ossicle {
 
@@ -38,35 +35,30 @@ CommandRunner AddSpotCommand(CLI::App& app) {
 
   return [opt]() {
     // A CTC model has no keyword classes: without --graph it runs the CTC keyword graph, spotting the words
-    // given with --keywords or, by default, the words of its decoder metadata (a transcriber's word list).
+    // given with --keywords or, by default, the words of its decoder metadata (a transcriber's word list, or
+    // the keywords and calibrated threshold of decoder.ctc_keywords metadata: CtcModelKeywords).
     std::vector<std::string> keywords = opt->keywords;
     // The model is read once: without --graph here for its kind (and then reused for its sample rate in
     // ModelOverrides), with --graph by ModelOverrides after the graph's own checks.
     std::shared_ptr<const AcousticModel> loaded;
     if (!opt->model.empty() && opt->batch.graph.empty()) loaded = AcousticModel::Load(opt->model);
-    const bool ctc_graph = loaded && !loaded->Labels().empty() && loaded->Labels()[0] == "<blank>";
-    if (ctc_graph && keywords.empty()) {
-      const std::string metadata = ReadModelDecoderJson(opt->model);
-      const nlohmann::json decoder = metadata.empty() ? nlohmann::json() : nlohmann::json::parse(metadata);
-      if (decoder.is_object() && decoder.contains("words") && decoder["words"].is_array()) {
-        for (const auto& w : decoder["words"]) keywords.push_back(w.get<std::string>());
-      }
-      if (keywords.empty()) {
-        throw ConfigError("--keywords: " + opt->model +
-                          " is a CTC model without a word list in its decoder metadata: give the words to spot, "
-                          "e.g. --keywords go,stop");
-      }
+    const bool ctc_graph = loaded && IsCtcModel(*loaded);
+    std::optional<double> threshold = opt->threshold;
+    if (ctc_graph) {
+      CtcKeywordChoice choice = CtcModelKeywords(opt->model, keywords, threshold);
+      keywords = std::move(choice.keywords);
+      threshold = choice.threshold;
     }
     const std::string graph_path =
         BatchGraphPath(opt->batch, ctc_graph ? "batch-ctc-keywords.yaml" : "batch-keywords.yaml");
     std::vector<std::string> overrides;
-    if (!opt->model.empty() || !keywords.empty() || opt->threshold) {
+    if (!opt->model.empty() || !keywords.empty() || threshold) {
       const GraphConfig config = LoadGraphConfig(graph_path);
       if (!opt->model.empty()) {
         const std::vector<std::string> model = ModelOverrides(config, opt->model, loaded.get());
         overrides.insert(overrides.end(), model.begin(), model.end());
       }
-      const std::vector<std::string> keyword = KeywordOverrides(config, keywords, opt->threshold);
+      const std::vector<std::string> keyword = KeywordOverrides(config, keywords, threshold);
       overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     }
     return RunBatchCommand(opt->batch, graph_path, overrides, kSpotCsvColumns);

@@ -405,6 +405,12 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
     result.threshold_source = "default";
   }
   result.threshold = sc.threshold;
+  // A CTC model with a keyword list of its own (decoder.ctc_keywords metadata) spots exactly those words.
+  std::vector<std::string> own_keywords;
+  if (sc.scoring == EvalScoring::kCtcCharacters && decoder_type == "decoder.ctc_keywords") {
+    own_keywords = SplitList(sc.ctc_kws.keywords);
+  }
+  const std::set<std::string> own_keyword_set(own_keywords.begin(), own_keywords.end());
 
   // The reference column.
   const std::vector<std::string> header = HeaderColumns(config.manifest);
@@ -435,7 +441,38 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       if (Has(header, c)) label_cols.emplace_back(c);
     for (const char* c : {"transcript", "text", "sentence", "word"})
       if (Has(header, c)) text_cols.emplace_back(c);
-    if (sc.scoring == EvalScoring::kCtcCharacters) {
+    std::vector<std::string> candidates = label_cols;
+    candidates.insert(candidates.end(), text_cols.begin(), text_cols.end());
+    // The candidate whose values are most often in `wanted` (first on ties; -1 when there is none); sets
+    // result.reference_column and entries.
+    auto best_column = [&](const std::set<std::string>& wanted) {
+      double best_fraction = -1.0;
+      for (const std::string& c : candidates) {
+        std::vector<ManifestEntry> e = read(c);
+        int64_t matched = 0;
+        for (const ManifestEntry& x : e) matched += wanted.count(x.label) ? 1 : 0;
+        const double fraction = e.empty() ? 0.0 : static_cast<double>(matched) / static_cast<double>(e.size());
+        if (fraction > best_fraction) {
+          best_fraction = fraction;
+          result.reference_column = c;
+          entries = std::move(e);
+        }
+      }
+      return best_fraction;
+    };
+    if (!own_keywords.empty()) {
+      const double best_fraction = best_column(own_keyword_set);
+      if (!candidates.empty() && best_fraction <= 0) {
+        throw ConfigError(config.manifest + ": no column holds the keywords of " + config.model +
+                          "'s decoder metadata (" + sc.ctc_kws.keywords + "); tried " + JoinNames(candidates) +
+                          "; choose one with --columns keyword=COLUMN");
+      }
+      result.reference_kind = ReferenceKind::kLabel;
+      result.reference_column_reason =
+          "auto: the model's decoder metadata is a keyword list, and " +
+          std::to_string(static_cast<int>(std::lround(100 * best_fraction))) +
+          "% of this column's values are its keywords (candidates: " + JoinNames(candidates) + ")";
+    } else if (sc.scoring == EvalScoring::kCtcCharacters) {
       if (!text_cols.empty()) {
         result.reference_column = text_cols[0];
         result.reference_kind = ReferenceKind::kTranscript;
@@ -447,22 +484,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       }
       if (!result.reference_column.empty()) entries = read(result.reference_column);
     } else {
-      // The candidate whose values best match the model's labels (first on ties).
-      const std::set<std::string> labels(model.Labels().begin(), model.Labels().end());
-      double best_fraction = -1.0;
-      std::vector<std::string> candidates = label_cols;
-      candidates.insert(candidates.end(), text_cols.begin(), text_cols.end());
-      for (const std::string& c : candidates) {
-        std::vector<ManifestEntry> e = read(c);
-        int64_t matched = 0;
-        for (const ManifestEntry& x : e) matched += labels.count(x.label) ? 1 : 0;
-        const double fraction = e.empty() ? 0.0 : static_cast<double>(matched) / static_cast<double>(e.size());
-        if (fraction > best_fraction) {
-          best_fraction = fraction;
-          result.reference_column = c;
-          entries = std::move(e);
-        }
-      }
+      const double best_fraction = best_column(std::set<std::string>(model.Labels().begin(), model.Labels().end()));
       if (!result.reference_column.empty()) {
         result.reference_kind = ReferenceKind::kLabel;
         result.reference_column_reason =
@@ -505,7 +527,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       for (const auto& [label, n] : result.foreign_references) {
         list += (list.empty() ? "" : ", ") + label + " (" + std::to_string(n) + ")";
       }
-      result.foreign_references_as_unknown = has_unknown;
+      result.foreign_references_as = has_unknown ? std::string(kUnknownReference) : std::string();
       result.notes.push_back(has_unknown ? "references that are not model labels count as _unknown_ (the model "
                                            "is right to reject them): " + list
                                          : "references that are not model labels, and the model has no _unknown_ "
@@ -513,11 +535,31 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
     }
   }
 
+  // A keyword list's spotter is right to stay silent on every other reference: those count as "(none)".
+  if (sc.reference_kind == ReferenceKind::kLabel && !own_keywords.empty()) {
+    for (ManifestEntry& e : entries) {
+      if (own_keyword_set.count(e.label)) continue;
+      ++result.foreign_references[e.label];
+      e.label = std::string(kNoPrediction);
+    }
+    if (!result.foreign_references.empty()) {
+      std::string list;
+      for (const auto& [label, n] : result.foreign_references) {
+        list += (list.empty() ? "" : ", ") + label + " (" + std::to_string(n) + ")";
+      }
+      result.foreign_references_as = std::string(kNoPrediction);
+      result.notes.push_back("references that are not keywords of the model's decoder metadata count as (none) "
+                             "(no hit is the right answer): " + list);
+    }
+  }
+
   // Names the scores index and the fallback prediction.
   std::set<std::string> references;
   for (const ManifestEntry& e : entries) references.insert(e.label);
-  sc.fallback = references.count("_silence_") ? "_silence_" : std::string(kNoPrediction);
-  if (sc.scoring == EvalScoring::kCtcCharacters) {
+  sc.fallback = references.count("_silence_") && own_keywords.empty() ? "_silence_" : std::string(kNoPrediction);
+  if (!own_keywords.empty() && sc.reference_kind == ReferenceKind::kLabel) {
+    sc.names = own_keywords;
+  } else if (sc.scoring == EvalScoring::kCtcCharacters) {
     for (const std::string& r : references)
       if (!IsFillerLabel(r) && !r.empty()) sc.names.push_back(r);
   } else {

@@ -23,7 +23,13 @@
 //                   word pieces, as SentencePiece marks a word start; `word_tokens` experiments). Transcript
 //                   mode (a transcript column): greedy or beam transcript -> WER/CER. Keyword mode (a label/keyword column): every keyword of the
 //                   manifest scored by the CtcKeywordSpotter over the clip; prediction as for ctc_words.
-// The fallback prediction is "_silence_" when the manifest has that label, else "(none)".
+//                   A model whose decoder metadata is decoder.ctc_keywords (a fixed keyword list with its
+//                   threshold, e.g. models/pretrained/digits.safetensors) is a spotter of those keywords:
+//                   without --columns the column whose values are most often its keywords is the reference
+//                   (keyword mode), only its keywords are scored, and every other reference ("_silence_",
+//                   "backward") counts as "(none)": staying silent is the right answer.
+// The fallback prediction is "_silence_" when the manifest has that label, else "(none)" (always "(none)"
+// for a decoder.ctc_keywords model).
 // Label references that are not model labels (the "alexa" clips of a wake-word manifest, for a "jarvis"
 // spotter) count as "_unknown_" when the model has that label (clip and frame_classes scoring), since
 // rejecting them is right; EvaluationResult::foreign_references lists them and a note says so.
@@ -149,10 +155,11 @@ struct EvaluationResult {
   std::optional<OperatingPoint> at_1_fa_per_hour;
   std::optional<OperatingPoint> at_target;
 
-  // Label references that are not model labels, with their clip counts; true when they were scored as
-  // kUnknownReference (the model has that label), false when they stay as unavoidable errors.
+  // Label references that are not model labels (for a decoder.ctc_keywords model: not its keywords), with
+  // their clip counts, and what they were scored as: kUnknownReference (the model has that label),
+  // kNoPrediction (a keyword list: no hit is right), or "" (kept: unavoidable errors).
   std::map<std::string, int64_t> foreign_references;
-  bool foreign_references_as_unknown = false;
+  std::string foreign_references_as;
 
   std::vector<std::string> notes;  // what was skipped and why
   std::string run_dir;             // where learning curves come from ("" when none)

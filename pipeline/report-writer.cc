@@ -166,7 +166,7 @@ nlohmann::json MetricsJson(const EvaluationResult& r, const ReportFiles& files) 
   if (!r.foreign_references.empty()) {
     j["foreign_references"] = r.foreign_references;
     j["foreign_references_as"] =
-        r.foreign_references_as_unknown ? nlohmann::json(std::string(kUnknownReference)) : nlohmann::json(nullptr);
+        r.foreign_references_as.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.foreign_references_as);
   }
   nlohmann::json errors = nlohmann::json::array();
   for (const ClipResult& c : r.clips)

@@ -279,3 +279,51 @@ TEST_CASE("eval: references the model has no label for count as _unknown_ when i
   CHECK(m2["foreign_references_as"].is_null());
   CHECK_THAT(ReadTextFile(out2 / "report.md"), Contains("they count as errors: stop (1)"));
 }
+
+TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywords; other references count as (none)",
+          "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  std::vector<std::string> tokens{"<blank>", " "};
+  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
+  // 'o' on every frame: p(o) = e^5 / (e^5 + 27) = 0.846, every other token 0.0057. The one-token keyword "o"
+  // scores 0.846; "go" scores sqrt(p(g) p(o)) = 0.069.
+  const std::string rigged = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 16);
+  REQUIRE(RunOssicle("model set-decoder '" + rigged + "' --out '" + (dir.path() / "kw.safetensors").string() +
+                     "' --decoder '{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"o, go\", \"threshold\": 0.5}'")
+              .exit_code == 0);
+  const std::string model = (dir.path() / "kw.safetensors").string();
+  // The `word` column holds the keywords (the `label` column none of them): it is the reference.
+  WriteText(dir.path() / "words.tsv", "path\tlabel\tword\n" + TestAudio("yes_en-us_16k.wav") + "\tx\to\n" +
+                                          TestAudio("go-left_en-us_16k.wav") + "\tx\tgo\n" +
+                                          TestAudio("stop_en_16k.wav") + "\tx\tstop\n" +
+                                          TestAudio("no_en-gb-x-rp_16k.wav") + "\tx\t_silence_\n");
+  const fs::path out = dir.path() / "r";
+  const std::string eval = "eval --model '" + model + "' --manifest '" + (dir.path() / "words.tsv").string() + "'";
+  ossicle::test::RunResult r = RunOssicle(eval + " --out '" + out.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  // Every clip is predicted "o": right for the "o" clip only.
+  CHECK_THAT(r.out, Contains("reference column 'word'") && Contains("accuracy 0.2500 (1 of 4)"));
+  nlohmann::json m = ReadJson(out / "metrics.json");
+  CHECK(m["reference_kind"] == "label");
+  CHECK(m["threshold"].get<double>() == Approx(0.5));
+  CHECK(m["foreign_references"] == nlohmann::json({{"_silence_", 1}, {"stop", 1}}));
+  CHECK(m["foreign_references_as"] == "(none)");
+  const std::string clips = ReadTextFile(out / "clips.tsv");
+  CHECK_THAT(clips, Contains("\t2\to\to\t0.846") && Contains("\t3\tgo\to\t0.846") && Contains("\t4\t(none)\to\t0.846"));
+  CHECK_THAT(ReadTextFile(out / "report.md"),
+             Contains("references that are not keywords of the model's decoder metadata count as (none) (no hit is "
+                      "the right answer): _silence_ (1), stop (1)"));
+  // Above every score no keyword fires: the two clips that are not keywords are right, the two keywords missed.
+  r = RunOssicle(eval + " --threshold 0.9 --out '" + out.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("accuracy 0.5000 (2 of 4)"));
+  m = ReadJson(out / "metrics.json");
+  CHECK(m["confusion"]["labels"] == nlohmann::json({"o", "go", "(none)"}));
+  // A manifest without any of its keywords: an error naming the metadata's list and --columns.
+  WriteText(dir.path() / "none.tsv", "path\tword\n" + TestAudio("stop_en_16k.wav") + "\tstop\n");
+  r = RunOssicle("eval --model '" + model + "' --manifest '" + (dir.path() / "none.tsv").string() + "' --out '" +
+                 out.string() + "'");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("no column holds the keywords of") && Contains("(o, go)") &&
+                        Contains("--columns keyword=COLUMN"));
+}

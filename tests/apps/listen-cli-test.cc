@@ -25,6 +25,7 @@
 #include "models/acoustic-model.h"
 #include "pipeline/audio-file-reader.h"
 #include "pipeline/graph-test-support.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 #include "support/alsa-file-devices.h"
 
 extern char** environ;
@@ -38,12 +39,14 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
-std::string LiveGraph() { return std::string(OSSICLE_SOURCE_DIR) + "/configs/graphs/live-keywords.yaml"; }
+std::string LiveGraph(const std::string& name = "live-keywords.yaml") {
+  return std::string(OSSICLE_SOURCE_DIR) + "/configs/graphs/" + name;
+}
 
-// The live graph with its microphone replaced by a file source of the same rate: what `ossicle run` runs
-// for the batch side of live == batch. Sinks print JSON lines.
-std::string WriteFileTwin(const fs::path& dir) {
-  YAML::Node root = YAML::LoadFile(LiveGraph());
+// The live graph `name` with its microphone replaced by a file source of the same rate: what `ossicle run`
+// runs for the batch side of live == batch. Sinks print JSON lines.
+std::string WriteFileTwin(const fs::path& dir, const std::string& name = "live-keywords.yaml") {
+  YAML::Node root = YAML::LoadFile(LiveGraph(name));
   for (YAML::Node stage : root["stages"]) {
     const std::string type = stage["type"].as<std::string>();
     if (type == "source.microphone") {
@@ -58,7 +61,7 @@ std::string WriteFileTwin(const fs::path& dir) {
       stage.remove("options");
     }
   }
-  const fs::path path = dir / "file-twin.yaml";
+  const fs::path path = dir / ("file-twin-" + name);
   std::ofstream(path) << root;
   return path.string();
 }
@@ -185,7 +188,21 @@ struct LiveFixture {
         ->Save((dir.path() / "kws.safetensors").string());
     model = (dir.path() / "kws.safetensors").string();
     twin = WriteFileTwin(dir.path());
+    // A character CTC model (random weights) whose decoder metadata names the words and a threshold low
+    // enough for its arbitrary scores: listen must find both without --keywords or --threshold.
+    arch.num_classes = 12;
+    const auto ctc = AcousticModel::Initialize(arch, FeatureConfig::KaldiFbank(40),
+                                               {"<blank>", "|", "g", "o", "s", "t", "p", "y", "e", "n", "l", "f"},
+                                               /*seed=*/2);
+    ctc_model = (dir.path() / "ctc.safetensors").string();
+    SaveModelWithDecoderJson(*ctc, ctc_model, kCtcDecoder);
+    ctc_twin = WriteFileTwin(dir.path(), "live-ctc-keywords.yaml");
   }
+
+  static constexpr const char* kCtcDecoder =
+      R"({"type": "decoder.ctc_keywords", "keywords": "stop,go,yes,no", "threshold": 0.02})";
+  std::string ctc_model;
+  std::string ctc_twin;
 
   static std::string DeviceFor(const std::string& clip) {
     std::string name = "ossicle_test_" + clip.substr(0, clip.find('_'));
@@ -253,6 +270,25 @@ TEST_CASE("ossicle listen: an unknown or ambiguous device is a device error list
   CHECK_THAT(ambiguous.err, !Contains("ALSA lib"));
 }
 
+// Every hit of `live` equals the hit of `batch` at the same position (keyword, times, score).
+void CheckSameHits(const std::vector<nlohmann::json>& live_hits, const std::vector<nlohmann::json>& batch_hits) {
+  REQUIRE(live_hits.size() == batch_hits.size());
+  for (size_t i = 0; i < live_hits.size(); ++i) {
+    INFO("hit " << i << ": live " << live_hits[i].dump() << ", batch " << batch_hits[i].dump());
+    CHECK(live_hits[i].at("keyword") == batch_hits[i].at("keyword"));
+    CHECK(live_hits[i].at("start_s").get<double>() == Approx(batch_hits[i].at("start_s").get<double>()).margin(1e-9));
+    CHECK(live_hits[i].at("end_s").get<double>() == Approx(batch_hits[i].at("end_s").get<double>()).margin(1e-9));
+    CHECK(live_hits[i].at("score").get<double>() == Approx(batch_hits[i].at("score").get<double>()).margin(1e-6));
+  }
+}
+
+std::string DurationOf(const std::string& clip) {
+  std::ostringstream duration;
+  duration.precision(17);
+  duration << ProbeAudioFile(TestAudio(clip)).duration_s;
+  return duration.str();
+}
+
 // The same clip through the live path (device -> ring -> graph) and the batch path (file -> graph): the
 // same records. --duration ends the live stream exactly at the clip's length, as the file ends.
 TEST_CASE("ossicle listen prints the hits ossicle run prints for the same audio (live == batch)", "[cli][live]") {
@@ -260,12 +296,9 @@ TEST_CASE("ossicle listen prints the hits ossicle run prints for the same audio 
   for (const char* clip : {"stop_en_16k.wav", "five-zero-nine-two_en-gb-scotland_16k.wav"}) {
     INFO(clip);
     const AudioInfo info = ProbeAudioFile(TestAudio(clip));
-    std::ostringstream duration;
-    duration.precision(17);
-    duration << info.duration_s;
     // The device floods (no clock): a ring longer than the clip keeps every sample of it.
     const RunResult live = RunWithTestDevices("listen --json --device " + LiveFixture::DeviceFor(clip) +
-                                              " --model " + Quote(f.model) + " --duration " + duration.str() +
+                                              " --model " + Quote(f.model) + " --duration " + DurationOf(clip) +
                                               " --set mic.ring_ms=10000" + kDecoder);
     REQUIRE(live.exit_code == 0);
     const RunResult batch = RunOssicle("run " + Quote(f.twin) + " " + Quote(TestAudio(clip)) + " --set model.path=" +
@@ -277,14 +310,7 @@ TEST_CASE("ossicle listen prints the hits ossicle run prints for the same audio 
     const auto live_hits = OfType(live_records, "hit");
     const auto batch_hits = OfType(batch_records, "hit");
     REQUIRE(batch_hits.size() >= 3);
-    REQUIRE(live_hits.size() == batch_hits.size());
-    for (size_t i = 0; i < live_hits.size(); ++i) {
-      INFO("hit " << i << ": live " << live_hits[i].dump() << ", batch " << batch_hits[i].dump());
-      CHECK(live_hits[i].at("keyword") == batch_hits[i].at("keyword"));
-      CHECK(live_hits[i].at("start_s").get<double>() == Approx(batch_hits[i].at("start_s").get<double>()).margin(1e-9));
-      CHECK(live_hits[i].at("end_s").get<double>() == Approx(batch_hits[i].at("end_s").get<double>()).margin(1e-9));
-      CHECK(live_hits[i].at("score").get<double>() == Approx(batch_hits[i].at("score").get<double>()).margin(1e-6));
-    }
+    CheckSameHits(live_hits, batch_hits);
     const auto summaries = OfType(live_records, "summary");
     REQUIRE(summaries.size() == 1);
     const auto& summary = summaries[0];
@@ -295,6 +321,31 @@ TEST_CASE("ossicle listen prints the hits ossicle run prints for the same audio 
     CHECK(summary.contains("overruns"));
     CHECK_THAT(live.err, Contains("ended after") && !Contains("ALSA lib"));
   }
+}
+
+// A CTC model without --graph: listen runs live-ctc-keywords.yaml with the words and threshold of the model's
+// decoder metadata, and prints what `ossicle run` prints for that graph reading the file.
+TEST_CASE("ossicle listen with a CTC model runs live-ctc-keywords.yaml (live == batch)", "[cli][live]") {
+  LiveFixture& f = Fixture();
+  const std::string clip = "five-zero-nine-two_en-gb-scotland_16k.wav";
+  const RunResult live = RunWithTestDevices("listen --json --device " + LiveFixture::DeviceFor(clip) + " --model " +
+                                            Quote(f.ctc_model) + " --duration " + DurationOf(clip) +
+                                            " --set mic.ring_ms=10000");
+  REQUIRE(live.exit_code == 0);
+  const RunResult batch =
+      RunOssicle("run " + Quote(f.ctc_twin) + " " + Quote(TestAudio(clip)) + " --set model.path=" +
+                 Quote(f.ctc_model) + " --set keywords.keywords=stop,go,yes,no --set keywords.threshold=0.02");
+  REQUIRE(batch.exit_code == 0);
+  const auto batch_hits = OfType(JsonLines(batch.out), "hit");
+  REQUIRE(batch_hits.size() >= 2);
+  CheckSameHits(OfType(JsonLines(live.out), "hit"), batch_hits);
+  // --keywords and --threshold replace the metadata's: one word, and a threshold no hit reaches.
+  const RunResult one = RunWithTestDevices("listen --json --device " + LiveFixture::DeviceFor(clip) + " --model " +
+                                           Quote(f.ctc_model) + " --duration " + DurationOf(clip) +
+                                           " --set mic.ring_ms=10000 --keywords go --threshold 0.999");
+  REQUIRE(one.exit_code == 0);
+  CHECK(OfType(JsonLines(one.out), "hit").empty());
+  CHECK(OfType(JsonLines(one.out), "summary").size() == 1);
 }
 
 TEST_CASE("ossicle listen stops cleanly on SIGTERM and SIGINT: summary printed, exit code 0", "[cli][live]") {

@@ -355,6 +355,34 @@ TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml; the keyword graph ref
                      tmp.path())
               .exit_code == 0);
   check_hits(RunOssicle("spot " + inputs + " --model words.safetensors --threshold 0.01", tmp.path()), {"go", "yes"});
+  // decoder.ctc_keywords metadata (as models/pretrained/digits.safetensors has): its keywords, and its threshold
+  // unless --threshold is given. At 0.999 the random model scores no hit; --threshold 0.01 brings them back.
+  auto with_keywords = [&](const std::string& out, const std::string& threshold) {
+    REQUIRE(RunOssicle("model set-decoder ctc.safetensors --out " + out +
+                           " --decoder '{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"stop,no\", "
+                           "\"threshold\": " + threshold + "}'",
+                       tmp.path())
+                .exit_code == 0);
+  };
+  with_keywords("low.safetensors", "0.01");
+  with_keywords("high.safetensors", "0.999");
+  check_hits(RunOssicle("spot " + inputs + " --model low.safetensors", tmp.path()), {"stop", "no"});
+  check_hits(RunOssicle("spot " + inputs + " --model high.safetensors --threshold 0.01", tmp.path()), {"stop", "no"});
+  r = RunOssicle("spot " + inputs + " --model high.safetensors", tmp.path());
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\"type\":\"hit\"") == std::string::npos);
+  CHECK(TerminalRecords(JsonLines(r.out)).size() == 2);
+  // --keywords replaces the metadata's list; the metadata's threshold still applies.
+  check_hits(RunOssicle("spot " + inputs + " --model low.safetensors --keywords go", tmp.path()), {"go"});
+  // Metadata of the wrong shape names the file and the key.
+  REQUIRE(RunOssicle("model set-decoder ctc.safetensors --out bad.safetensors --decoder "
+                     "'{\"type\": \"decoder.ctc_keywords\", \"keywords\": [\"stop\"]}'",
+                     tmp.path())
+              .exit_code == 0);
+  r = RunOssicle("spot " + inputs + " --model bad.safetensors --out o.jsonl", tmp.path());
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Contains("bad.safetensors: decoder metadata: \"keywords\" is not a comma-separated string"));
+  CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
   // The frame-classifier graph would smooth character spikes into no hit at all: an error instead.
   r = RunOssicle("spot " + audio + "stop_en_16k.wav --graph " + std::string(OSSICLE_SOURCE_DIR) +
                      "/configs/graphs/batch-keywords.yaml --model ctc.safetensors --out o.jsonl",

@@ -256,7 +256,7 @@ TEST_CASE("every ready graph in configs/graphs validates", "[graph][config]") {
     }
     CHECK_NOTHROW(Graph::Load(entry.path().string(), overrides));
   }
-  CHECK(seen >= 5);
+  CHECK(seen >= 6);
 }
 
 TEST_CASE("every stage type is registered with documented options", "[graph][config]") {
