@@ -5,8 +5,8 @@ set xlabel 'prediction'
 set ylabel 'reference'
 set xrange [-0.5:10.5]
 set yrange [10.5:-0.5]
-set xtics rotate by 45 right ('zero' 0, 'one' 1, 'two' 2, 'three' 3, 'four' 4, 'five' 5, 'six' 6, 'seven' 7, 'eight' 8, 'nine' 9, '_unknown_' 10)
-set ytics ('zero' 0, 'one' 1, 'two' 2, 'three' 3, 'four' 4, 'five' 5, 'six' 6, 'seven' 7, 'eight' 8, 'nine' 9, '_unknown_' 10)
+set xtics rotate by 45 right ('zero' 0, 'one' 1, 'two' 2, 'three' 3, 'four' 4, 'five' 5, 'six' 6, 'seven' 7, 'eight' 8, 'nine' 9, '(none)' 10)
+set ytics ('zero' 0, 'one' 1, 'two' 2, 'three' 3, 'four' 4, 'five' 5, 'six' 6, 'seven' 7, 'eight' 8, 'nine' 9, '(none)' 10)
 set palette defined (0 'white', 1 '#08306b')
 set cblabel 'clips'
 set size square
