@@ -192,6 +192,20 @@ CtcKeywordChoice CtcModelKeywords(const std::string& model_path, const std::vect
   return choice;
 }
 
+CommandModel ResolveCommandModel(const std::string& model_path, bool graph_given,
+                                 const std::vector<std::string>& keywords, std::optional<double> threshold) {
+  CommandModel m{nullptr, false, keywords, threshold};
+  if (model_path.empty() || graph_given) return m;
+  m.loaded = AcousticModel::Load(model_path);
+  m.ctc = IsCtcModel(*m.loaded);
+  if (m.ctc) {
+    CtcKeywordChoice choice = CtcModelKeywords(model_path, keywords, threshold);
+    m.keywords = std::move(choice.keywords);
+    m.threshold = choice.threshold;
+  }
+  return m;
+}
+
 int RunBatchCommand(const BatchCommandOptions& opt, const std::string& graph_path,
                     const std::vector<std::string>& command_overrides, const std::vector<std::string>& csv_columns) {
   // Everything that can be wrong with the configuration fails here, before any output exists.

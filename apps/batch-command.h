@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,19 @@ CtcKeywordChoice CtcModelKeywords(const std::string& model_path, const std::vect
 
 // True when `model` is a CTC model (its first label is "<blank>").
 bool IsCtcModel(const AcousticModel& model);
+
+// The --model of `ossicle spot` / `ossicle listen` before their graph is chosen: without --graph
+// (`graph_given` false) the file is loaded once (`loaded`, reused by ModelOverrides) and, for a CTC model
+// (`ctc`: the command then runs its CTC keyword graph), the keywords and threshold come from
+// CtcModelKeywords; otherwise `keywords` and `threshold` are the given ones and nothing is loaded.
+struct CommandModel {
+  std::shared_ptr<const AcousticModel> loaded;
+  bool ctc = false;
+  std::vector<std::string> keywords;
+  std::optional<double> threshold;
+};
+CommandModel ResolveCommandModel(const std::string& model_path, bool graph_given,
+                                 const std::vector<std::string>& keywords, std::optional<double> threshold);
 
 // Loads the graph with `command_overrides` then opt.overrides, runs it over the inputs and writes the
 // records with `csv_columns` for --format csv. Returns the exit code: 0, or that of the first error record

@@ -94,18 +94,9 @@ CommandRunner AddListenCommand(CLI::App& app) {
   return [opt]() {
     // A CTC model has no keyword classes: without --graph it runs the CTC keyword graph, spotting the words
     // given with --keywords or those of its decoder metadata (as `ossicle spot` does: CtcModelKeywords).
-    std::shared_ptr<const AcousticModel> loaded;
-    if (!opt->model.empty() && opt->graph.empty()) loaded = AcousticModel::Load(opt->model);
-    const bool ctc_graph = loaded && IsCtcModel(*loaded);
-    std::vector<std::string> keywords = opt->keywords;
-    std::optional<double> threshold = opt->threshold;
-    if (ctc_graph) {
-      CtcKeywordChoice choice = CtcModelKeywords(opt->model, keywords, threshold);
-      keywords = std::move(choice.keywords);
-      threshold = choice.threshold;
-    }
+    const CommandModel m = ResolveCommandModel(opt->model, !opt->graph.empty(), opt->keywords, opt->threshold);
     const std::string path = !opt->graph.empty() ? opt->graph
-                             : FindGraphFile(ctc_graph ? "live-ctc-keywords.yaml" : "live-keywords.yaml");
+                             : FindGraphFile(m.ctc ? "live-ctc-keywords.yaml" : "live-keywords.yaml");
     const GraphConfig plain = LoadGraphConfig(path);
     // The microphone stage is needed even without microphone options: listen runs live graphs only.
     const std::string mic = StageFor(plain, "listen", "source.microphone", IsMicrophoneStage);
@@ -114,10 +105,10 @@ CommandRunner AddListenCommand(CLI::App& app) {
     if (opt->duration_s) overrides.push_back(mic + ".max_duration_s=" + Number(*opt->duration_s));
     if (opt->device_rate_hz) overrides.push_back(mic + ".device_rate_hz=" + Number(*opt->device_rate_hz));
     if (!opt->model.empty()) {
-      const std::vector<std::string> model = ModelOverrides(plain, opt->model, loaded.get());
+      const std::vector<std::string> model = ModelOverrides(plain, opt->model, m.loaded.get());
       overrides.insert(overrides.end(), model.begin(), model.end());
     }
-    const std::vector<std::string> keyword = KeywordOverrides(plain, keywords, threshold);
+    const std::vector<std::string> keyword = KeywordOverrides(plain, m.keywords, m.threshold);
     overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     overrides.insert(overrides.end(), opt->overrides.begin(), opt->overrides.end());
 

@@ -37,28 +37,19 @@ CommandRunner AddSpotCommand(CLI::App& app) {
     // A CTC model has no keyword classes: without --graph it runs the CTC keyword graph, spotting the words
     // given with --keywords or, by default, the words of its decoder metadata (a transcriber's word list, or
     // the keywords and calibrated threshold of decoder.ctc_keywords metadata: CtcModelKeywords).
-    std::vector<std::string> keywords = opt->keywords;
     // The model is read once: without --graph here for its kind (and then reused for its sample rate in
     // ModelOverrides), with --graph by ModelOverrides after the graph's own checks.
-    std::shared_ptr<const AcousticModel> loaded;
-    if (!opt->model.empty() && opt->batch.graph.empty()) loaded = AcousticModel::Load(opt->model);
-    const bool ctc_graph = loaded && IsCtcModel(*loaded);
-    std::optional<double> threshold = opt->threshold;
-    if (ctc_graph) {
-      CtcKeywordChoice choice = CtcModelKeywords(opt->model, keywords, threshold);
-      keywords = std::move(choice.keywords);
-      threshold = choice.threshold;
-    }
+    const CommandModel m = ResolveCommandModel(opt->model, !opt->batch.graph.empty(), opt->keywords, opt->threshold);
     const std::string graph_path =
-        BatchGraphPath(opt->batch, ctc_graph ? "batch-ctc-keywords.yaml" : "batch-keywords.yaml");
+        BatchGraphPath(opt->batch, m.ctc ? "batch-ctc-keywords.yaml" : "batch-keywords.yaml");
     std::vector<std::string> overrides;
-    if (!opt->model.empty() || !keywords.empty() || threshold) {
+    if (!opt->model.empty() || !m.keywords.empty() || m.threshold) {
       const GraphConfig config = LoadGraphConfig(graph_path);
       if (!opt->model.empty()) {
-        const std::vector<std::string> model = ModelOverrides(config, opt->model, loaded.get());
+        const std::vector<std::string> model = ModelOverrides(config, opt->model, m.loaded.get());
         overrides.insert(overrides.end(), model.begin(), model.end());
       }
-      const std::vector<std::string> keyword = KeywordOverrides(config, keywords, threshold);
+      const std::vector<std::string> keyword = KeywordOverrides(config, m.keywords, m.threshold);
       overrides.insert(overrides.end(), keyword.begin(), keyword.end());
     }
     return RunBatchCommand(opt->batch, graph_path, overrides, kSpotCsvColumns);
