@@ -510,46 +510,45 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
                       " (use a label column)");
   }
 
-  // References the model has no label for (another keyword's recordings in a wake-word manifest): a model
-  // with an "_unknown_" filler is right to reject them, so they count as "_unknown_"; without one they stay
-  // as they are, errors the model cannot avoid. Either way the report says which and how many.
-  if (sc.reference_kind == ReferenceKind::kLabel &&
-      (sc.scoring == EvalScoring::kFrameClasses || sc.scoring == EvalScoring::kClip)) {
-    const std::set<std::string> labels(model.Labels().begin(), model.Labels().end());
-    const bool has_unknown = labels.count(std::string(kUnknownReference)) > 0;
-    for (ManifestEntry& e : entries) {
-      if (labels.count(e.label)) continue;
-      ++result.foreign_references[e.label];
-      if (has_unknown) e.label = std::string(kUnknownReference);
-    }
-    if (!result.foreign_references.empty()) {
-      std::string list;
-      for (const auto& [label, n] : result.foreign_references) {
-        list += (list.empty() ? "" : ", ") + label + " (" + std::to_string(n) + ")";
-      }
-      result.foreign_references_as = has_unknown ? std::string(kUnknownReference) : std::string();
-      result.notes.push_back(has_unknown ? "references that are not model labels count as _unknown_ (the model "
-                                           "is right to reject them): " + list
-                                         : "references that are not model labels, and the model has no _unknown_ "
-                                           "label: they count as errors: " + list);
-    }
-  }
-
-  // A keyword list's spotter is right to stay silent on every other reference: those count as "(none)".
+  // References the model cannot answer with (another keyword's recordings in a wake-word manifest, for a
+  // class model; any word outside a decoder.ctc_keywords list): a class model with an "_unknown_" filler is
+  // right to reject them, so they count as "_unknown_"; a keyword list's spotter is right to stay silent, so
+  // they count as "(none)"; a class model without "_unknown_" keeps them, errors it cannot avoid. Either way
+  // the report says which and how many.
+  std::set<std::string> answerable;
+  std::string note_prefix;
+  bool check_references = false;
   if (sc.reference_kind == ReferenceKind::kLabel && !own_keywords.empty()) {
+    check_references = true;
+    answerable = own_keyword_set;
+    result.foreign_references_as = std::string(kNoPrediction);
+    note_prefix = "references that are not keywords of the model's decoder metadata count as (none) (no hit is the "
+                  "right answer): ";
+  } else if (sc.reference_kind == ReferenceKind::kLabel &&
+             (sc.scoring == EvalScoring::kFrameClasses || sc.scoring == EvalScoring::kClip)) {
+    check_references = true;
+    answerable = std::set<std::string>(model.Labels().begin(), model.Labels().end());
+    const bool has_unknown = answerable.count(std::string(kUnknownReference)) > 0;
+    result.foreign_references_as = has_unknown ? std::string(kUnknownReference) : std::string();
+    note_prefix = has_unknown ? "references that are not model labels count as _unknown_ (the model is right to "
+                                "reject them): "
+                              : "references that are not model labels, and the model has no _unknown_ label: they "
+                                "count as errors: ";
+  }
+  if (check_references) {
     for (ManifestEntry& e : entries) {
-      if (own_keyword_set.count(e.label)) continue;
+      if (answerable.count(e.label)) continue;
       ++result.foreign_references[e.label];
-      e.label = std::string(kNoPrediction);
+      if (!result.foreign_references_as.empty()) e.label = result.foreign_references_as;
     }
-    if (!result.foreign_references.empty()) {
+    if (result.foreign_references.empty()) {
+      result.foreign_references_as.clear();
+    } else {
       std::string list;
       for (const auto& [label, n] : result.foreign_references) {
         list += (list.empty() ? "" : ", ") + label + " (" + std::to_string(n) + ")";
       }
-      result.foreign_references_as = std::string(kNoPrediction);
-      result.notes.push_back("references that are not keywords of the model's decoder metadata count as (none) "
-                             "(no hit is the right answer): " + list);
+      result.notes.push_back(note_prefix + list);
     }
   }
 
