@@ -1,4 +1,4 @@
-// ossicle eval --model MODEL --manifest FILE.tsv [--negatives FILE.tsv] --out DIR — accuracy, confusion,
+// ossicle eval --model MODEL --manifest FILE.tsv [--negatives FILE.tsv ...] --out DIR — accuracy, confusion,
 // per-class precision/recall, DET curve and calibrated threshold, WER/CER (pipeline/evaluation.h), written
 // as DIR/report.md, DIR/metrics.json, DIR/clips.tsv and PNG plots (pipeline/report-writer.h).
 #include <fmt/core.h>
@@ -36,7 +36,8 @@ CommandRunner AddEvalCommand(CLI::App& app) {
                   "column)")
       ->required();
   cmd->add_option("--negatives", opt->config.negatives,
-                  "Manifest of audio without keywords: false alarms per hour, DET curve, calibrated threshold");
+                  "Manifests of audio without keywords (one or more, read as one set): false alarms per hour, DET "
+                  "curve, calibrated threshold");
   cmd->add_option("--out", opt->out, "Output folder (created if needed)")->required();
   cmd->add_option("--target-fa-per-hour", opt->config.target_fa_per_hour,
                   "False alarms per hour the calibrated threshold must meet")

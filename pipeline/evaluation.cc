@@ -46,6 +46,17 @@ void EvaluationConfig::Validate(std::string_view path) const {
     throw ConfigError(p + ".threshold = " + std::to_string(*threshold) + "; expected in (0, 1]");
   }
   if (jobs < 1) throw ConfigError(p + ".jobs = " + std::to_string(jobs) + "; expected >= 1");
+  for (size_t i = 0; i < negatives.size(); ++i) {
+    const std::string key = p + ".negatives[" + std::to_string(i) + "]";
+    if (negatives[i].empty()) throw ConfigError(key + " = \"\"; expected a manifest (TSV) file");
+    for (size_t k = 0; k < i; ++k) {
+      std::error_code ec;
+      if (negatives[k] == negatives[i] || std::filesystem::equivalent(negatives[k], negatives[i], ec)) {
+        throw ConfigError(key + " = '" + negatives[i] + "' repeats " + p + ".negatives[" + std::to_string(k) +
+                          "]; each negative manifest counts once (its audio would be counted twice)");
+      }
+    }
+  }
 }
 
 bool IsFillerLabel(std::string_view label) { return !label.empty() && (label[0] == '_' || label[0] == '<'); }
@@ -651,16 +662,21 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       result.has_negatives = true;
       ManifestColumns nc;
       nc.path = config.path_column;
-      const std::vector<ManifestEntry> neg = ReadManifest(config.negatives, nc);
+      std::vector<ManifestEntry> neg;
+      std::vector<std::filesystem::path> nbase;  // each entry's manifest folder, for display
+      for (const std::string& manifest : config.negatives) {
+        std::vector<ManifestEntry> part = ReadManifest(manifest, nc);
+        nbase.insert(nbase.end(), part.size(), std::filesystem::path(manifest).parent_path());
+        neg.insert(neg.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+      }
       result.negative_files = static_cast<int64_t>(neg.size());
       std::vector<std::vector<FalseAlarm>> events(neg.size());
       std::vector<ClipResult> status(neg.size());
       std::vector<double> durations(neg.size(), 0.0);
-      const std::filesystem::path nbase = std::filesystem::path(config.negatives).parent_path();
       ParallelFor(static_cast<int64_t>(neg.size()), config.jobs, [&](int64_t i) {
         const ManifestEntry& e = neg[static_cast<size_t>(i)];
         ClipResult& s = status[static_cast<size_t>(i)];
-        s.path = DisplayPath(e, nbase);
+        s.path = DisplayPath(e, nbase[static_cast<size_t>(i)]);
         s.line = e.line;
         try {
           events[static_cast<size_t>(i)] = sc.Events(e.audio_path, s.path, &durations[static_cast<size_t>(i)]);

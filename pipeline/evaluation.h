@@ -4,7 +4,7 @@
 //   ossicle::EvaluationConfig config;
 //   config.model = "runs/fsdd-digits/model.safetensors";
 //   config.manifest = "../shared/data/fsdd/dev.tsv";       // reference column auto-detected
-//   config.negatives = "../shared/data/background/manifest.tsv";
+//   config.negatives = {"../shared/data/background/manifest.tsv"};
 //   ossicle::EvaluationResult r = ossicle::Evaluate(config);
 //   r.accuracy, r.per_class, r.det, r.at_target->point.threshold, ...
 //
@@ -82,7 +82,8 @@ inline constexpr std::string_view kUnknownReference = "_unknown_";
 struct EvaluationConfig {
   std::string model;      // ossicle model file
   std::string manifest;   // TSV, paths relative to it
-  std::string negatives;  // optional TSV of audio without keywords
+  // Optional TSVs of audio without keywords (paths relative to each manifest), read as one set in order.
+  std::vector<std::string> negatives;
   std::string path_column = "path";
   // At most one of these names the reference column; both empty: auto-detected (see ChooseReference).
   std::string label_column;

@@ -1,6 +1,7 @@
 #include "pipeline/report-writer.h"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -327,7 +328,7 @@ std::string Markdown(const EvaluationResult& r, const ReportFiles& files, const 
     md += "\n## False alarms\n\n";
     md += fmt::format("Negatives: `{}`, {} files, {:.3f} h ({} unreadable). {} positive clips. Events found at the "
                       "floor threshold {:g}: {}.\n\n",
-                      r.config.negatives, r.negative_files, r.negative_hours, r.negative_errors.size(),
+                      fmt::join(r.config.negatives, "`, `"), r.negative_files, r.negative_hours, r.negative_errors.size(),
                       r.det_input.positive_scores.size(), kDetFloorThreshold, r.false_alarms.size());
     auto op_row = [&](const OperatingPoint& op) {
       md += fmt::format("| {:g} | {}{} | {} | {:.2f} |\n", op.target_fa_per_hour, fmt::format("{:.4f}", op.point.threshold),

@@ -139,9 +139,34 @@ TEST_CASE("eval: keyword model, confusion, error rows, false alarms and calibrat
   CHECK(m2["per_class"] == m["per_class"]);
   CHECK(m2["confusion"] == m["confusion"]);
   CHECK_FALSE(m2.contains("frr_at_1_fa_per_hour"));  // no negatives, no false-alarm figures
+
+  // Two negative manifests are one set: files and hours add up, each path is relative to its own manifest.
+  fs::create_directories(dir.path() / "more");
+  fs::copy_file(TestAudio("stop_en_8k.wav"), dir.path() / "more" / "other.wav");
+  WriteText(dir.path() / "more" / "neg2.tsv", "path\nother.wav\n");
+  const fs::path out3 = dir.path() / "report3";
+  const ossicle::test::RunResult r3 =
+      RunOssicle("eval --model '" + model + "' --manifest '" + (dir.path() / "dev.tsv").string() + "' --negatives '" +
+                 (dir.path() / "neg.tsv").string() + "' '" + (dir.path() / "more" / "neg2.tsv").string() +
+                 "' --out '" + out3.string() + "'");
+  REQUIRE(r3.exit_code == 0);
+  const nlohmann::json m3 = ReadJson(out3 / "metrics.json");
+  CHECK(m3["negative_files"] == 3);
+  REQUIRE(m3["negatives"].size() == 2);
+  CHECK(m3["negatives"][1] == (dir.path() / "more" / "neg2.tsv").string());
+  CHECK(m3["false_alarms_at_floor"] == 3);  // one "yes" event per file, as above
+  CHECK(m3["negative_hours"].get<double>() * 3600 == Approx(1.122 + 1.230 + 1.090).margin(0.01));
+  CHECK_THAT(ReadTextFile(out3 / "report.md"), Contains("| other.wav | yes |"));
+  // The same manifest twice would count its audio twice: refused, naming the repeat.
+  const ossicle::test::RunResult r4 =
+      RunOssicle("eval --model '" + model + "' --manifest '" + (dir.path() / "dev.tsv").string() + "' --negatives '" +
+                 (dir.path() / "neg.tsv").string() + "' '" + (dir.path() / "neg.tsv").string() + "' --out '" +
+                 (dir.path() / "report4").string() + "'");
+  CHECK(r4.exit_code != 0);
+  CHECK_THAT(r4.err, Contains("negatives[1]") && Contains("repeats"));
 }
 
-TEST_CASE("eval: clip model picks the column holding its labels; plots or a reason", "[eval][cli]") {
+TEST_CASE("eval: clip model picks the column holding its labels, plots or a reason", "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
   const std::string model = RiggedModel(dir.path(), "clip.safetensors", ossicle::HeadType::kAttention,
                                         {"yes", "no", "stop"}, /*favoured=*/2);
@@ -280,7 +305,7 @@ TEST_CASE("eval: references the model has no label for count as _unknown_ when i
   CHECK_THAT(ReadTextFile(out2 / "report.md"), Contains("they count as errors: stop (1)"));
 }
 
-TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywords; other references count as (none)",
+TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywords, other references count as (none)",
           "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
   std::vector<std::string> tokens{"<blank>", " "};

@@ -71,7 +71,7 @@ TEST_CASE("ossicle model --help shows every default", "[cli][model]") {
   CHECK(RunOssicle("model run m.safetensors --input a.npy --out x.npy --chunk-frames 0").exit_code == 2);
 }
 
-TEST_CASE("ossicle model import-torch infers the architecture; model info describes the result", "[cli][model]") {
+TEST_CASE("ossicle model import-torch infers the architecture, model info describes the result", "[cli][model]") {
   test::ScopedTempDir tmp;
   const std::string model = (tmp.path() / "lstm_bi.safetensors").string();
   RunResult r = RunOssicle("model import-torch " + TorchExport("lstm_bi_2layer") +

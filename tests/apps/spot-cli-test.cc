@@ -323,7 +323,7 @@ TEST_CASE("spot: the shipped batch-keywords.yaml with --model, --keywords, --thr
   CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
 }
 
-TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml; the keyword graph refuses it", "[cli][batch]") {
+TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml, the keyword graph refuses it", "[cli][batch]") {
   test::ScopedTempDir tmp;
   ImportGoldenModel(tmp.path(), "ctc.safetensors", "<blank>,|,g,o,s,t,p,y,e,n,l,f");  // a character CTC model
   const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";

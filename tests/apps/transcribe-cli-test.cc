@@ -109,7 +109,7 @@ TEST_CASE("transcribe: transcript and summary per file, error records, --jobs, C
   CHECK(test::ReadTextFile(tmp.path() / "t.csv") == csv);
 }
 
-TEST_CASE("transcribe --model: audio is read at the model's rate; --set takes one KEY=VALUE per occurrence", "[cli][batch]") {
+TEST_CASE("transcribe --model: audio is read at the model's rate, --set takes one KEY=VALUE per occurrence", "[cli][batch]") {
   test::ScopedTempDir tmp;
   // The same golden weights as an 8 kHz model: the shipped graph reads audio at 16 kHz unless --model says
   // otherwise (it once failed with "sample-rate mismatch" for every 8 kHz model).

@@ -131,7 +131,7 @@ TEST_CASE("Deltas, order 1, window 1, match Kaldi's add-deltas", "[features][del
                                       });
 }
 
-TEST_CASE("Deltas: order 0 copies the input; one frame has zero derivatives; Context is order * window",
+TEST_CASE("Deltas: order 0 copies the input, one frame has zero derivatives, Context is order * window",
           "[features][deltas]") {
   DeltaConfig c;
   c.order = 0;

@@ -192,7 +192,7 @@ TEST_CASE("MakeWindow matches numpy and scipy.signal.get_window", "[features][wi
   }
 }
 
-TEST_CASE("Symmetric windows are symmetric; periodic windows are the symmetric window one longer, truncated",
+TEST_CASE("Symmetric windows are symmetric, periodic windows are the symmetric window one longer, truncated",
           "[features][window]") {
   for (const WindowGolden& g : kGoldens) {
     if (g.periodic) continue;

@@ -112,7 +112,7 @@ TEST_CASE("greedy decoding of hand-made posteriors gives the known text and time
   CHECK(t.confidence == Approx(0.8).epsilon(1e-6));
 }
 
-TEST_CASE("greedy: repeats merge unless a blank separates them; separators collapse", "[models][ctc]") {
+TEST_CASE("greedy: repeats merge unless a blank separates them, separators collapse", "[models][ctc]") {
   CtcGreedyDecoder d({}, kTokens, kShift);
   CHECK(DecodeAll(d, PathPosteriors("nnn")).text == "n");
   CHECK(DecodeAll(d, PathPosteriors("n_n")).text == "nn");
@@ -123,7 +123,7 @@ TEST_CASE("greedy: repeats merge unless a blank separates them; separators colla
   CHECK(none.confidence == 0.0);
 }
 
-TEST_CASE("greedy collapses a repeated token across a chunk boundary; a gap counts as blank", "[models][ctc]") {
+TEST_CASE("greedy collapses a repeated token across a chunk boundary, a gap counts as blank", "[models][ctc]") {
   const MatrixF lp = PathPosteriors("_nn_oo_");
   CtcGreedyDecoder d({}, kTokens, kShift);
   d.AcceptFrames(lp.topRows(2), 0);  // "_n" | "n_oo_"

@@ -110,7 +110,7 @@ TEST_CASE("CTC keyword scores match brute force on random posteriors", "[models]
   CHECK(top == Approx(std::sqrt(best)).epsilon(1e-6));
 }
 
-TEST_CASE("a keyword that is not said gives no hit; thresholds per keyword", "[models][ctc_kws]") {
+TEST_CASE("a keyword that is not said gives no hit, thresholds per keyword", "[models][ctc_kws]") {
   const MatrixF lp = SpotterPathPosteriors("___y__e_s____");
   CHECK(SpotAll(Keywords("no"), lp).empty());
   CHECK(SpotAll(Keywords("yeses"), lp).empty());
@@ -197,7 +197,7 @@ TEST_CASE("CTC keywords: any chunking gives the same hits", "[models][ctc_kws][s
   }
 }
 
-TEST_CASE("a gap ends the windows; times stay absolute", "[models][ctc_kws]") {
+TEST_CASE("a gap ends the windows, times stay absolute", "[models][ctc_kws]") {
   CtcKeywordSpotter s(Keywords("yes"), kSpotterTokens, kSpotterShift);
   // "y_e" then a gap, then "s": the keyword must not be found across the gap.
   CHECK(s.AcceptFrames(SpotterPathPosteriors("__y_e"), 0).empty());

@@ -365,7 +365,7 @@ TEST_CASE("float gradients equal the double pass's on a large ragged batch after
                 std::vector<double>(want_input.data(), want_input.data() + want_input.size()), 1e-5);
 }
 
-TEST_CASE("two threads give the same gradients as one; Backward accumulates", "[models][training][threads]") {
+TEST_CASE("two threads give the same gradients as one, Backward accumulates", "[models][training][threads]") {
   for (CellType cell : {CellType::kLstm, CellType::kGru}) {
     ModelArchitecture arch{.cell = cell, .input_size = 5, .hidden_size = 7, .num_layers = 2, .bidirectional = true,
                            .num_classes = 4};

@@ -207,7 +207,7 @@ TEST_CASE("any chunking gives the same hits as one call", "[models][kws][streami
   }
 }
 
-TEST_CASE("reset then rerun equals a fresh decoder; times follow absolute frame indices", "[models][kws]") {
+TEST_CASE("reset then rerun equals a fresh decoder, times follow absolute frame indices", "[models][kws]") {
   const MatrixF lp = Posteriors(300, {{3, 100, 129, 0.9f}});
   KwsDecoder d(KwsDecoderConfig{}, kLabels, kKwsShift);
   const std::vector<KeywordHit> first = d.AcceptFrames(lp, 0);

@@ -104,7 +104,7 @@ Nested NestedEnsemble() {
   return n;
 }
 
-TEST_CASE("ensemble: a nested ensemble counts its members; a saved ensemble loads the same", "[models][ensemble]") {
+TEST_CASE("ensemble: a nested ensemble counts its members, a saved ensemble loads the same", "[models][ensemble]") {
   const SequenceBatch x = Input();
   const auto [a, b, c, merged] = NestedEnsemble();
   CHECK(merged->Architecture().ensemble_size == 3);

@@ -90,7 +90,7 @@ TEST_CASE("augmentation: noise is mixed at the requested SNR", "[augmentation]")
   }
 }
 
-TEST_CASE("augmentation: white and pink noise have unit variance; pink is low-pass", "[augmentation]") {
+TEST_CASE("augmentation: white and pink noise have unit variance, pink is low-pass", "[augmentation]") {
   std::mt19937_64 rng(3);
   const std::vector<float> white = WhiteNoise(200000, rng);
   const std::vector<float> pink = PinkNoise(200000, rng);

@@ -96,7 +96,7 @@ FeatureConfig ReadFeatureConfig(const YamlFile& f, FeatureConfig config = {}) {
 
 // ---- reading ---------------------------------------------------------------------------------------------
 
-TEST_CASE("ReadConfig reads every kind of field; absent keys keep their values", "[pipeline][yaml]") {
+TEST_CASE("ReadConfig reads every kind of field, absent keys keep their values", "[pipeline][yaml]") {
   test::ScopedTempDir tmp;
   const YamlFile f = WriteYaml(tmp.path(), "features.yaml",
                                "# a comment\n"
@@ -279,7 +279,7 @@ TEST_CASE("Text not read from a file is reported as <yaml>", "[pipeline][yaml]")
       HasMessage("<yaml>:2:17: features.mel.num_mel_bins: expected an integer, got 'x'", "<yaml>:2:17: "));
 }
 
-TEST_CASE("LoadYamlFile: syntax errors carry file:line:column; a missing file is an IoError", "[pipeline][yaml]") {
+TEST_CASE("LoadYamlFile: syntax errors carry file:line:column, a missing file is an IoError", "[pipeline][yaml]") {
   test::ScopedTempDir tmp;
   const std::string path = (tmp.path() / "broken.yaml").string();
   std::ofstream(path) << "frame:\n  window: hann\n  fft_size: [512\n";

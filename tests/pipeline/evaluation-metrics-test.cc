@@ -195,6 +195,11 @@ TEST_CASE("evaluation options name the field that is wrong", "[eval]") {
     return std::string("no error");
   };
   ossicle::EvaluationConfig bad = c;
+  bad.negatives = {"neg.tsv", ""};
+  CHECK(message(bad) == "eval.negatives[1] = \"\"; expected a manifest (TSV) file");
+  bad.negatives = {"a.tsv", "neg.tsv", "neg.tsv"};
+  CHECK_THAT(message(bad), Catch::StartsWith("eval.negatives[2] = 'neg.tsv' repeats eval.negatives[1]"));
+  bad = c;
   bad.jobs = 0;
   CHECK(message(bad) == "eval.jobs = 0; expected >= 1");
   bad = c;

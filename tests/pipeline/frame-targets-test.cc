@@ -48,7 +48,7 @@ TEST_CASE("frame targets speech: filler clips keep their label on every frame", 
   CHECK(Fill(rule, ClipWithLevels(Levels()), 0) == std::vector<int32_t>(20, 0));
 }
 
-TEST_CASE("frame targets speech: without _silence_ the quiet frames are ignored; a flat clip keeps its label",
+TEST_CASE("frame targets speech: without _silence_ the quiet frames are ignored, a flat clip keeps its label",
           "[pipeline][training][frame-targets]") {
   const auto rule = FrameTargetRule::ForLabels({"jarvis", "_unknown_"}, FrameTargets::kSpeech, -100);
   CHECK(rule.SilenceLabel() == -1);

@@ -53,7 +53,7 @@ std::string Replace(std::string text, const std::string& from, const std::string
   return text.replace(at, from.size(), to);
 }
 
-TEST_CASE("a valid graph loads; relative model paths resolve against the graph's folder", "[graph][config]") {
+TEST_CASE("a valid graph loads, relative model paths resolve against the graph's folder", "[graph][config]") {
   GraphConfigFixture f;
   auto g = f.Load(kGood);
   CHECK(g->SourceType() == "source.file");

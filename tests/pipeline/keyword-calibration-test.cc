@@ -37,7 +37,7 @@ KwsDecoderConfig Decoder() {
   return c;
 }
 
-TEST_CASE("KeywordDetCurve counts the decoder's hits per threshold; ThresholdForFaRate picks the lowest that meets the "
+TEST_CASE("KeywordDetCurve counts the decoder's hits per threshold, ThresholdForFaRate picks the lowest that meets the "
           "target",
           "[keyword][calibration]") {
   // Negatives, half an hour: one bump at 0.645 (40 frames: the smoothed peak reaches it), one at 0.345, and a
@@ -95,7 +95,7 @@ TEST_CASE("HitsPerFile decodes each file as its own stream", "[keyword][calibrat
   CHECK(HitsPerFile(files, kCalibrationLabels, 0.010, Decoder(), "jarvis") == std::vector<int64_t>{1, 0, 0});
 }
 
-TEST_CASE("the model's decoder metadata survives save and load; bad metadata is refused",
+TEST_CASE("the model's decoder metadata survives save and load, bad metadata is refused",
           "[keyword][calibration][metadata]") {
   test::ScopedTempDir tmp("ossicle-kw-meta");
   const FeatureConfig features = FeatureConfig::KaldiFbank(8);

@@ -34,7 +34,7 @@ TEST_CASE("EditDistance is Levenshtein's", "[keyword][recipe]") {
   CHECK(EditDistance("jarvis", "travis") == 3);
 }
 
-TEST_CASE("SoundAlikes of 'jarvis': onset edits, syllables, near words; never the keyword", "[keyword][recipe]") {
+TEST_CASE("SoundAlikes of 'jarvis': onset edits, syllables, near words, never the keyword", "[keyword][recipe]") {
   const auto words = SoundAlikes("jarvis", 40);
   REQUIRE(words.size() == 40);
   // One of each kind, in the round-robin order: onset edit, near list word, syllable.
@@ -140,7 +140,7 @@ struct NegativesManifest {
   }
 };
 
-TEST_CASE("SplitNegatives holds out every second speaker folder; a large folder entry by entry",
+TEST_CASE("SplitNegatives holds out every second speaker folder, a large folder entry by entry",
           "[keyword][recipe]") {
   NegativesManifest m;
   const NegativeSplit split = SplitNegatives(m.path.string(), "Jarvis");

@@ -144,7 +144,7 @@ TEST_CASE("NpyWriter writes the version 1.0 header numpy expects", "[pipeline][n
   CHECK(first == 0.5f);
 }
 
-TEST_CASE("NpyWriter: no rows gives shape (0, cols); a second writer replaces the file", "[pipeline][npy]") {
+TEST_CASE("NpyWriter: no rows gives shape (0, cols), a second writer replaces the file", "[pipeline][npy]") {
   test::ScopedTempDir tmp;
   const std::string path = (tmp.path() / "empty.npy").string();
   NpyWriter empty(path, 3);
@@ -195,7 +195,7 @@ TEST_CASE("NpyWriter: a partial row is refused without writing anything", "[pipe
   CheckSameFloats(m.data, {1.0f, 2.0f, 3.0f});
 }
 
-TEST_CASE("NpyWriter: an unwritable path is an IoError naming it; cols must be >= 1", "[pipeline][npy]") {
+TEST_CASE("NpyWriter: an unwritable path is an IoError naming it, cols must be >= 1", "[pipeline][npy]") {
   test::ScopedTempDir tmp;
   const std::string path = (tmp.path() / "no-such-dir" / "x.npy").string();
   CHECK_THROWS_MATCHES(NpyWriter(path, 3), IoError, HasMessage("cannot open for writing", path + ": "));

@@ -56,7 +56,7 @@ TEST_CASE("ScopedStopSignals turns SIGTERM and SIGINT into a stop request and re
   sigaction(SIGINT, &old_int, nullptr);
 }
 
-TEST_CASE("RequestStop sets the flag without a signal; only the first signal is recorded", "[signals]") {
+TEST_CASE("RequestStop sets the flag without a signal, only the first signal is recorded", "[signals]") {
   ClearStopRequest();
   RequestStop();
   CHECK(StopRequested());

@@ -92,7 +92,7 @@ double MeanSpread(const std::vector<std::vector<int64_t>>& plan, const std::vect
   return total / static_cast<double>(plan.size());
 }
 
-TEST_CASE("batches: length bucketing puts similar lengths together; every example once", "[training-data]") {
+TEST_CASE("batches: length bucketing puts similar lengths together, every example once", "[training-data]") {
   std::mt19937_64 rng(1);
   std::vector<double> durations(1000);
   for (double& d : durations) d = 0.5 + 4.5 * Uniform01(rng);
