@@ -233,7 +233,8 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   if (!plan.negatives.heldout.empty()) {
     const double hours = plan.negatives.HeldoutSeconds() / 3600.0;
     const auto negatives = FilesLogProbs(*model, Paths(plan.negatives.heldout), recipe.num_threads);
-    const auto curve = KeywordDetCurve(negatives, hours, positives, model->Labels(), shift_s, decoder, label);
+    const auto curve = RefinedKeywordDetCurve(negatives, hours, positives, model->Labels(), shift_s, decoder, label,
+                                              recipe.target_fa_per_hour);
     const KeywordDetPoint op = ThresholdForFaRate(curve, recipe.target_fa_per_hour);
     threshold = op.threshold;
     report["heldout_negative_hours"] = hours;

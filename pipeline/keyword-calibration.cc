@@ -1,5 +1,6 @@
 #include "pipeline/keyword-calibration.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -98,6 +99,38 @@ KeywordDetPoint ThresholdForFaRate(const std::vector<KeywordDetPoint>& curve, do
     }
   }
   return *best;
+}
+
+std::vector<KeywordDetPoint> RefinedKeywordDetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
+                                                    const std::vector<MatrixF>& positives,
+                                                    const std::vector<std::string>& labels, double frame_shift_s,
+                                                    const KwsDecoderConfig& config, const std::string& keyword,
+                                                    double target_fa_per_hour, double fine_step,
+                                                    const std::vector<double>& grid) {
+  if (!(fine_step > 0 && fine_step <= 0.01)) {
+    throw std::invalid_argument("RefinedKeywordDetCurve: fine_step must be in (0, 0.01]");
+  }
+  std::vector<KeywordDetPoint> curve =
+      KeywordDetCurve(negatives, negative_hours, positives, labels, frame_shift_s, config, keyword, grid);
+  const double chosen = ThresholdForFaRate(curve, target_fa_per_hour).threshold;
+  double below = -1.0;  // the grid threshold below the chosen one
+  for (const KeywordDetPoint& p : curve) {
+    if (p.threshold < chosen) below = std::max(below, p.threshold);
+  }
+  if (below < 0) return curve;  // the lowest grid threshold already meets the target
+  std::vector<double> fine;
+  for (int64_t k = 1;; ++k) {
+    const double t = below + static_cast<double>(k) * fine_step;
+    if (t >= chosen - fine_step / 2) break;
+    fine.push_back(t);
+  }
+  if (fine.empty()) return curve;
+  const std::vector<KeywordDetPoint> extra =
+      KeywordDetCurve(negatives, negative_hours, positives, labels, frame_shift_s, config, keyword, fine);
+  curve.insert(curve.end(), extra.begin(), extra.end());
+  std::stable_sort(curve.begin(), curve.end(),
+                   [](const KeywordDetPoint& a, const KeywordDetPoint& b) { return a.threshold < b.threshold; });
+  return curve;
 }
 
 }  // namespace ossicle

@@ -80,6 +80,41 @@ TEST_CASE("KeywordDetCurve counts the decoder's hits per threshold, ThresholdFor
   CHECK(ThresholdForFaRate(curve, 100.0).threshold == Approx(0.01));
 }
 
+TEST_CASE("RefinedKeywordDetCurve puts the threshold within 0.001 above the false alarm that must go",
+          "[keyword][calibration]") {
+  // The negatives and positives of the test above: on the 0.01 grid 1/h gives 0.65 and 2/h 0.45, up to 0.005 above
+  // the bump that must go (0.645, 0.445). The refined curve adds 0.641..0.649 (resp. 0.441..0.449) and lands on the
+  // first step that drops the bump.
+  const std::vector<MatrixF> negatives = {Posteriors(300, 100, 140, 0.645), Posteriors(300, 50, 90, 0.345),
+                                          [] {
+                                            MatrixF m = Posteriors(600, 50, 90, 0.445);
+                                            m.block(400, 0, 40, 2) = Posteriors(40, 0, 40, 0.445);
+                                            return m;
+                                          }()};
+  const std::vector<MatrixF> positives = {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905),
+                                          Posteriors(200, 60, 110, 0.405)};
+  const auto strict =
+      RefinedKeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis", 1.0);
+  CHECK(strict.size() == ThresholdGrid().size() + 9);
+  CHECK(std::is_sorted(strict.begin(), strict.end(),
+                       [](const KeywordDetPoint& a, const KeywordDetPoint& b) { return a.threshold < b.threshold; }));
+  const KeywordDetPoint p1 = ThresholdForFaRate(strict, 1.0);
+  CHECK(p1.threshold == Approx(0.645).margin(0.0011));  // 0.645 itself when the float peak rounds below it
+  CHECK(p1.false_alarms == 0);
+  CHECK(p1.misses == 1);
+  const auto loose =
+      RefinedKeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis", 2.0);
+  const KeywordDetPoint p2 = ThresholdForFaRate(loose, 2.0);
+  CHECK(p2.threshold == Approx(0.445).margin(0.0011));
+  CHECK(p2.false_alarms == 1);
+  // A target every grid point meets: the lowest grid point, nothing to refine below it.
+  CHECK(RefinedKeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis", 100.0)
+            .size() == ThresholdGrid().size());
+  CHECK_THROWS_AS(RefinedKeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis",
+                                         1.0, 0.0),
+                  std::invalid_argument);
+}
+
 TEST_CASE("ThresholdForFaRate falls back to the fewest false alarms when no threshold meets the target",
           "[keyword][calibration]") {
   const std::vector<KeywordDetPoint> curve = {{0.2, 9, 9.0, 0, 0.0}, {0.5, 4, 4.0, 1, 0.1}, {0.8, 2, 2.0, 3, 0.3},
