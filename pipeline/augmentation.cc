@@ -9,6 +9,7 @@
 
 #include "features/errors.h"
 #include "features/rfft.h"
+#include "models/decoder-support.h"
 #include "pipeline/audio-file-reader.h"
 #include "pipeline/config-yaml.h"
 #include "pipeline/resample.h"
@@ -45,6 +46,14 @@ void UniformRange::Validate(std::string_view key_path, double lo, double hi) con
 }
 
 void AugmentationConfig::Validate(std::string_view key_path) const {
+  const std::string ec = JoinKey(key_path, "edge_cut");
+  CheckProbability(ec, edge_cut.probability);
+  edge_cut.cut_s.Validate(JoinKey(ec, "cut_s"), 0.0, 10.0);
+  for (const std::string& l : SplitList(edge_cut.labels)) {
+    if (l.empty()) throw ConfigError(JoinKey(ec, "labels") + " = '" + edge_cut.labels + "'; expected class names "
+                                     "separated by commas, without empty items");
+  }
+
   const std::string sp = JoinKey(key_path, "speed");
   CheckProbability(sp, speed.probability);
   speed.factor.Validate(JoinKey(sp, "factor"), 0.5, 2.0);
@@ -97,7 +106,7 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
 }
 
 bool AugmentationConfig::AnyWaveform() const {
-  return speed.probability > 0 || shift.probability > 0 || reverb.probability > 0 || noise.probability > 0 ||
+  return edge_cut.probability > 0 || speed.probability > 0 || shift.probability > 0 || reverb.probability > 0 || noise.probability > 0 ||
          gain.probability > 0 || band_limit.probability > 0;
 }
 
@@ -197,6 +206,13 @@ void ShiftSamples(std::vector<float>& samples, int64_t shift) {
     std::move(samples.begin() - shift, samples.end(), samples.begin());
     std::fill(samples.end() + shift, samples.end(), 0.0f);
   }
+}
+
+std::vector<float> CutEdges(std::span<const float> samples, int64_t start, int64_t end) {
+  const auto n = static_cast<int64_t>(samples.size());
+  start = std::clamp<int64_t>(start, 0, n / 3);
+  end = std::clamp<int64_t>(end, 0, n / 3);
+  return {samples.begin() + start, samples.end() - end};
 }
 
 std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz) {
@@ -344,6 +360,7 @@ struct Augmenter::Background {
 Augmenter::Augmenter(const AugmentationConfig& config, double sample_rate_hz)
     : config_(config), sample_rate_hz_(sample_rate_hz) {
   config_.Validate();
+  edge_cut_labels_ = SplitList(config_.edge_cut.labels);
   if (!(sample_rate_hz > 0)) {
     throw ConfigError(RuleMessage("augmentation", "sample_rate_hz", sample_rate_hz, "> 0"));
   }
@@ -383,8 +400,19 @@ std::vector<float> Augmenter::DrawNoise(int64_t n, std::mt19937_64& rng) const {
   return out;
 }
 
-void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng) const {
+bool Augmenter::EdgeCutApplies(std::string_view label) const {
+  if (edge_cut_labels_.empty()) return true;
+  return std::find(edge_cut_labels_.begin(), edge_cut_labels_.end(), label) != edge_cut_labels_.end();
+}
+
+void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng, std::string_view label) const {
   const AugmentationConfig& c = config_;
+  if (c.edge_cut.probability > 0 && EdgeCutApplies(label) && Uniform01(rng) < c.edge_cut.probability) {
+    const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
+    const double start_s = which < 2.0 / 3.0 && which >= 1.0 / 3.0 ? 0.0 : UniformIn(c.edge_cut.cut_s, rng);
+    const double end_s = which < 1.0 / 3.0 ? 0.0 : UniformIn(c.edge_cut.cut_s, rng);
+    samples = CutEdges(samples, std::llround(start_s * sample_rate_hz_), std::llround(end_s * sample_rate_hz_));
+  }
   // One decision draw per step, always taken, so the sequence of draws does not depend on earlier outcomes'
   // probabilities being 0 or 1.
   if (Uniform01(rng) < c.speed.probability) {

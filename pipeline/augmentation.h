@@ -186,7 +186,28 @@ struct SpecAugmentConfig {
   }
 };
 
+// Edge cut: the clip loses a random stretch at its start, its end or both (one of the three, equally likely),
+// so that it starts or ends abruptly inside a sound, as a file cut out of a longer recording does (Speech
+// Commands' 1-second clips). Each cut is cut_s long, at most a third of the clip. `labels` limits it to
+// examples of those classes (comma-separated; a keyword's negatives: "_unknown_"), so a keyword's own clips
+// keep their whole word; empty = every example (token targets have no class, so a list skips them). Like
+// reverb it draws nothing while its probability is 0, and it comes first (the recording window).
+struct EdgeCutAugmentConfig {
+  double probability = 0.0;
+  UniformRange cut_s{0.05, 0.3};
+  std::string labels;
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example (of `labels`) is cut at an edge"}, self.probability);
+    v(FieldInfo{"cut_s", "s", "length cut from an edge, in [0, 10]; at most a third of the clip is cut per edge"},
+      self.cut_s);
+    v(FieldInfo{"labels", "", "comma-separated classes the cut applies to; empty = every example"}, self.labels);
+  }
+};
+
 struct AugmentationConfig {
+  EdgeCutAugmentConfig edge_cut;
   SpeedAugmentConfig speed;
   ShiftAugmentConfig shift;
   ReverbAugmentConfig reverb;
@@ -197,6 +218,7 @@ struct AugmentationConfig {
 
   template <class Self, class Visitor>
   static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"edge_cut", "", "cut the clip at its start or end (first; for a keyword's negatives)"}, self.edge_cut);
     v(FieldInfo{"speed", "", "speed perturbation by resampling (soxr)"}, self.speed);
     v(FieldInfo{"shift", "", "time shift"}, self.shift);
     v(FieldInfo{"reverb", "", "a synthetic room's reverberation, before the noise"}, self.reverb);
@@ -212,8 +234,8 @@ struct AugmentationConfig {
   // mask counts and widths >= 0, max_time_mask_fraction in [0, 1].
   void Validate(std::string_view key_path = "augmentation") const;
 
-  // True when some waveform augmentation can happen (any of speed, shift, reverb, noise, gain, band_limit has
-  // probability > 0).
+  // True when some waveform augmentation can happen (any of edge_cut, speed, shift, reverb, noise, gain,
+  // band_limit has probability > 0).
   bool AnyWaveform() const;
 };
 
@@ -232,6 +254,8 @@ double MeanPower(std::span<const float> samples);
 std::vector<float> ChangeSpeed(std::span<const float> samples, double factor);
 // Moves the audio `shift` samples later (> 0) or earlier (< 0), keeping the length; vacated samples are 0.
 void ShiftSamples(std::vector<float>& samples, int64_t shift);
+// The samples without their first `start` and last `end` (each clamped to [0, size / 3]).
+std::vector<float> CutEdges(std::span<const float> samples, int64_t start, int64_t end);
 // Resamples `samples` (at rate_hz) to via_hz and back, keeping the length: nothing above via_hz / 2 is left.
 // Unchanged when via_hz >= rate_hz.
 std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz);
@@ -278,8 +302,9 @@ class Augmenter {
 
   const AugmentationConfig& Config() const { return config_; }
 
-  // Speed, shift, reverb, noise, gain, band limit (each with its probability), in place.
-  void ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng) const;
+  // Edge cut, speed, shift, reverb, noise, gain, band limit (each with its probability), in place. `label`: the
+  // example's class name, for edge_cut.labels (empty: no class).
+  void ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng, std::string_view label = {}) const;
   // SpecAugment with its probability.
   void ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
                        std::mt19937_64& rng) const;
@@ -291,7 +316,10 @@ class Augmenter {
 
  private:
   struct Background;
+  bool EdgeCutApplies(std::string_view label) const;
+
   AugmentationConfig config_;
+  std::vector<std::string> edge_cut_labels_;  // edge_cut.labels split; empty = every example
   double sample_rate_hz_;
   std::unique_ptr<Background> background_;
 };

@@ -162,7 +162,10 @@ struct BatchLoader::Shared {
       return f;
     }
     std::vector<float> wave = dataset->LoadWaveform(index);
-    augmenter->ApplyToWaveform(wave, rng);
+    const Example& ex = dataset->At(index);
+    const bool has_class = dataset->Type() == TargetType::kClass && ex.label >= 0;
+    augmenter->ApplyToWaveform(wave, rng,
+                               has_class ? std::string_view(dataset->Labels()[static_cast<size_t>(ex.label)]) : "");
     FeatureMatrix f = ComputeFeatures(dataset->Features(), wave, dataset->GlobalCmvn());
     if (f.num_frames == 0) {
       throw AudioError(dataset->At(index).origin + ": the augmented audio (" + std::to_string(wave.size()) +

@@ -136,6 +136,7 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   }
   AugmentationConfig augmentation;
   augmentation.reverb = reverb;
+  augmentation.edge_cut = edge_cut;
   augmentation.Validate(p);
   at_least("other_words", other_words, 0);
   at_least("sentences", sentences, 0);
@@ -610,8 +611,13 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
        "    batch_size: 32\n"
        "    workers: 2\n"
        "    cache_dir: " << q((d / "feature-cache").string()) << "\n";
-  y << "    augmentation:\n"
-       "      speed: {probability: 0.5, factor: {min: 0.85, max: 1.15}}\n"
+  y << "    augmentation:\n";
+  if (recipe.edge_cut.probability > 0) {
+    const EdgeCutAugmentConfig& e = recipe.edge_cut;
+    y << "      edge_cut: {probability: " << num(e.probability) << ", cut_s: {min: " << num(e.cut_s.min)
+      << ", max: " << num(e.cut_s.max) << "}, labels: " << q(e.labels) << "}\n";
+  }
+  y << "      speed: {probability: 0.5, factor: {min: 0.85, max: 1.15}}\n"
        "      shift: {probability: 0.3, shift_ms: {min: -50, max: 50}}\n"
        "      gain: {probability: 0.8, gain_db: {min: -20, max: 6}}\n";
   if (recipe.reverb.probability > 0) {

@@ -65,6 +65,9 @@ struct KeywordRecipeConfig {
   double abrupt_starts = 0.5;          // share of synthetic negatives written without leading silence
   // Training clips passed through a synthetic room (augmentation.reverb); probability 0 = off.
   ReverbAugmentConfig reverb{0.0, {0.2, 0.8}, {0.0, 12.0}};
+  // Negatives (every `_unknown_` clip, real and synthetic) cut at their start or end (augmentation.edge_cut),
+  // so that a file that starts or ends inside a sound is no keyword; probability 0 = off.
+  EdgeCutAugmentConfig edge_cut{0.0, {0.05, 0.3}, "_unknown_"};
   std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
   UniformRange rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
@@ -101,6 +104,9 @@ struct KeywordRecipeConfig {
       self.abrupt_starts);
     v(FieldInfo{"reverb", "", "synthetic room for the training clips: data.loader.augmentation.reverb (off by default)"},
       self.reverb);
+    v(FieldInfo{"edge_cut", "",
+                "negatives cut at their start or end: data.loader.augmentation.edge_cut (off by default)"},
+      self.edge_cut);
     v(FieldInfo{"engines", "", "speech engines taking turns (repeat one to give it a larger share)"},
       self.engines);
     v(FieldInfo{"rate", "", "speaking-rate factor range"}, self.rate);

@@ -194,6 +194,51 @@ TEST_CASE("augmentation: a band limit or reverb with probability 0 draws no rand
   CHECK(a() == b());
 }
 
+TEST_CASE("augmentation: edge cut shortens the clips of its labels only, by at most a third per edge",
+          "[augmentation]") {
+  std::vector<float> ramp(300);
+  for (size_t i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<float>(i);
+  const std::vector<float> cut = CutEdges(ramp, 20, 30);
+  REQUIRE(cut.size() == 250);
+  CHECK(cut.front() == 20.0f);
+  CHECK(cut.back() == 269.0f);
+  CHECK(CutEdges(ramp, 1000, -5).size() == 200);  // clamped to a third, and to 0
+
+  AugmentationConfig config;
+  config.edge_cut = {1.0, {0.1, 0.1}, "_unknown_, other"};
+  Augmenter aug(config, 1000);  // 0.1 s = 100 samples, a third of the clip
+  const Augmenter plain(AugmentationConfig{}, 1000);
+  int start_cut = 0, end_cut = 0;
+  for (uint64_t seed = 0; seed < 60; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> x = ramp;
+    aug.ApplyToWaveform(x, rng, "_unknown_");
+    REQUIRE((x.size() == 200 || x.size() == 100));  // one edge or both
+    if (x.front() == 100.0f) ++start_cut;
+    if (x.back() == 199.0f) ++end_cut;
+    std::vector<float> y = ramp;
+    std::mt19937_64 rng2(seed);
+    aug.ApplyToWaveform(y, rng2, "jarvis");  // not listed: untouched, and no random number drawn
+    CHECK(y == ramp);
+    std::mt19937_64 rng3(seed);
+    std::vector<float> z = ramp;
+    plain.ApplyToWaveform(z, rng3, "jarvis");  // the same draws as without an edge cut
+    CHECK(rng2() == rng3());
+  }
+  // Start only, end only or both, each about a third of the time: each edge is cut about 2/3 of the time.
+  CHECK(start_cut > 25);
+  CHECK(start_cut < 55);
+  CHECK(end_cut > 25);
+  CHECK(end_cut < 55);
+  // An empty list cuts every example, a class-less one (token targets) too.
+  config.edge_cut.labels = "";
+  Augmenter all(config, 1000);
+  std::mt19937_64 rng(1);
+  std::vector<float> x = ramp;
+  all.ApplyToWaveform(x, rng);
+  CHECK(x.size() < ramp.size());
+}
+
 TEST_CASE("augmentation: the synthetic room response has its direct sound, decay and direct-to-reverberant ratio",
           "[augmentation]") {
   std::mt19937_64 rng(5);
@@ -371,6 +416,16 @@ TEST_CASE("augmentation: every validation rule names its field", "[augmentation]
   };
   AugmentationConfig c;
   CHECK_NOTHROW(c.Validate());
+  {
+    auto d = c;
+    d.edge_cut.cut_s = {0.1, 20};
+    check(d, "augmentation.edge_cut.cut_s.max = 20; expected in [0, 10]");
+  }
+  {
+    auto d = c;
+    d.edge_cut.labels = "_unknown_,,x";
+    check(d, "augmentation.edge_cut.labels = '_unknown_,,x'; expected class names separated by commas");
+  }
   {
     auto d = c;
     d.noise.probability = 1.5;

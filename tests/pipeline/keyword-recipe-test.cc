@@ -262,6 +262,15 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(room.loader.augmentation.reverb.rt60_s.max == 0.5);
   CHECK(room.loader.augmentation.reverb.drr_db.min == 5);
   CHECK(room.loader.augmentation.reverb.drr_db.max == 20);
+  // No edge cut by default; recipe.edge_cut reaches augmentation.edge_cut, for the negatives only.
+  CHECK(config.loader.augmentation.edge_cut.probability == 0);
+  recipe.edge_cut.probability = 0.5;
+  const ExperimentConfig cut =
+      ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
+  CHECK(cut.loader.augmentation.edge_cut.probability == 0.5);
+  CHECK(cut.loader.augmentation.edge_cut.cut_s.min == 0.05);
+  CHECK(cut.loader.augmentation.edge_cut.cut_s.max == 0.3);
+  CHECK(cut.loader.augmentation.edge_cut.labels == "_unknown_");
 }
 
 }  // namespace
