@@ -106,8 +106,8 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
 }
 
 bool AugmentationConfig::AnyWaveform() const {
-  return edge_cut.probability > 0 || speed.probability > 0 || shift.probability > 0 || reverb.probability > 0 || noise.probability > 0 ||
-         gain.probability > 0 || band_limit.probability > 0;
+  return edge_cut.probability > 0 || speed.probability > 0 || shift.probability > 0 || reverb.probability > 0 ||
+         noise.probability > 0 || gain.probability > 0 || band_limit.probability > 0;
 }
 
 // ---- random numbers ----

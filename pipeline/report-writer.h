@@ -6,7 +6,8 @@
 //
 // metrics.json (all rates are fractions in [0, 1]; null where undefined):
 //   model, manifest, negatives (a list of manifests; null without), scoring, reference_column, threshold,
-//   threshold_source, clips, errors, accuracy, per_class [{label, support, predicted, precision, recall, f1}], confusion {labels, counts},
+//   threshold_source, clips, errors, accuracy, per_class [{label, support, predicted, precision, recall, f1}],
+//   confusion {labels, counts},
 //   wer, cer (transcripts), word_edits, char_edits, frr_at_1_fa_per_hour, threshold_at_1_fa_per_hour,
 //   target_fa_per_hour, calibrated_threshold, frr_at_target, det [{threshold, frr, fa_per_hour}],
 //   negative_hours, false_alarms, audio_seconds, wall_seconds, cpu_seconds, x_real_time, plots, notes,
