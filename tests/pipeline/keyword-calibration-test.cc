@@ -31,6 +31,19 @@ MatrixF Posteriors(int64_t frames, int64_t from, int64_t to, double p) {
   return m;
 }
 
+// Negatives, half an hour: one bump at 0.645 (40 frames: the smoothed peak reaches it), one at 0.345, and a
+// file with two separate bumps at 0.445 (2 s apart: suppression does not merge them).
+std::vector<MatrixF> CalibrationNegatives() {
+  MatrixF two = Posteriors(600, 50, 90, 0.445);
+  two.block(400, 0, 40, 2) = Posteriors(40, 0, 40, 0.445);
+  return {Posteriors(300, 100, 140, 0.645), Posteriors(300, 50, 90, 0.345), two};
+}
+
+// Positives: two clear, one weak.
+std::vector<MatrixF> CalibrationPositives() {
+  return {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905), Posteriors(200, 60, 110, 0.405)};
+}
+
 KwsDecoderConfig Decoder() {
   KwsDecoderConfig c;
   c.keywords = "jarvis";
@@ -40,17 +53,8 @@ KwsDecoderConfig Decoder() {
 TEST_CASE("KeywordDetCurve counts the decoder's hits per threshold, ThresholdForFaRate picks the lowest that meets the "
           "target",
           "[keyword][calibration]") {
-  // Negatives, half an hour: one bump at 0.645 (40 frames: the smoothed peak reaches it), one at 0.345, and a
-  // file with two separate bumps at 0.445 (2 s apart: suppression does not merge them).
-  const std::vector<MatrixF> negatives = {Posteriors(300, 100, 140, 0.645), Posteriors(300, 50, 90, 0.345),
-                                          [] {
-                                            MatrixF m = Posteriors(600, 50, 90, 0.445);
-                                            m.block(400, 0, 40, 2) = Posteriors(40, 0, 40, 0.445);
-                                            return m;
-                                          }()};
-  // Positives: two clear, one weak.
-  const std::vector<MatrixF> positives = {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905),
-                                          Posteriors(200, 60, 110, 0.405)};
+  const std::vector<MatrixF> negatives = CalibrationNegatives();
+  const std::vector<MatrixF> positives = CalibrationPositives();
   const auto curve = KeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis");
   REQUIRE(curve.size() == ThresholdGrid().size());
   auto at = [&](double t) {
@@ -85,14 +89,8 @@ TEST_CASE("RefinedKeywordDetCurve puts the threshold within 0.001 above the fals
   // The negatives and positives of the test above: on the 0.01 grid 1/h gives 0.65 and 2/h 0.45, up to 0.005 above
   // the bump that must go (0.645, 0.445). The refined curve adds 0.641..0.649 (resp. 0.441..0.449) and lands on the
   // first step that drops the bump.
-  const std::vector<MatrixF> negatives = {Posteriors(300, 100, 140, 0.645), Posteriors(300, 50, 90, 0.345),
-                                          [] {
-                                            MatrixF m = Posteriors(600, 50, 90, 0.445);
-                                            m.block(400, 0, 40, 2) = Posteriors(40, 0, 40, 0.445);
-                                            return m;
-                                          }()};
-  const std::vector<MatrixF> positives = {Posteriors(200, 60, 110, 0.955), Posteriors(200, 60, 110, 0.905),
-                                          Posteriors(200, 60, 110, 0.405)};
+  const std::vector<MatrixF> negatives = CalibrationNegatives();
+  const std::vector<MatrixF> positives = CalibrationPositives();
   const auto strict =
       RefinedKeywordDetCurve(negatives, 0.5, positives, kCalibrationLabels, 0.010, Decoder(), "jarvis", 1.0);
   CHECK(strict.size() == ThresholdGrid().size() + 9);
