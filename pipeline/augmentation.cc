@@ -409,8 +409,10 @@ void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rn
   const AugmentationConfig& c = config_;
   if (c.edge_cut.probability > 0 && EdgeCutApplies(label) && Uniform01(rng) < c.edge_cut.probability) {
     const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
-    const double start_s = which < 2.0 / 3.0 && which >= 1.0 / 3.0 ? 0.0 : UniformIn(c.edge_cut.cut_s, rng);
-    const double end_s = which < 1.0 / 3.0 ? 0.0 : UniformIn(c.edge_cut.cut_s, rng);
+    const bool cut_start = which < 1.0 / 3.0 || which >= 2.0 / 3.0;
+    const bool cut_end = which >= 1.0 / 3.0;
+    const double start_s = cut_start ? UniformIn(c.edge_cut.cut_s, rng) : 0.0;
+    const double end_s = cut_end ? UniformIn(c.edge_cut.cut_s, rng) : 0.0;
     samples = CutEdges(samples, std::llround(start_s * sample_rate_hz_), std::llround(end_s * sample_rate_hz_));
   }
   // One decision draw per step, always taken, so the sequence of draws does not depend on earlier outcomes'
