@@ -220,8 +220,9 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   const double shift_s = model->Features().frame.frame_shift_ms / 1000.0;
   KwsDecoderConfig decoder;
   decoder.keywords = label;
+  decoder.smoothing_ms = recipe.smoothing_ms;
   nlohmann::json report = {{"keyword", recipe.keyword}, {"label", label},
-                           {"target_fa_per_hour", recipe.target_fa_per_hour}};
+                           {"target_fa_per_hour", recipe.target_fa_per_hour}, {"smoothing_ms", decoder.smoothing_ms}};
   std::vector<MatrixF> positives;
   if (!opt.measure.empty()) {
     const auto paths = KeywordEntries(opt.measure, recipe.keyword);
@@ -273,7 +274,8 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
     }
   }
 
-  const nlohmann::json decoder_json = {{"type", "decoder.keywords"}, {"keywords", label}, {"threshold", threshold}};
+  nlohmann::json decoder_json = {{"type", "decoder.keywords"}, {"keywords", label}, {"threshold", threshold}};
+  if (decoder.smoothing_ms != KwsDecoderConfig{}.smoothing_ms) decoder_json["smoothing_ms"] = decoder.smoothing_ms;
   nlohmann::json provenance = nlohmann::json::parse(model->ProvenanceJson(), nullptr, false);
   if (!provenance.is_object()) provenance = nlohmann::json::object();
   nlohmann::json calibration = report;

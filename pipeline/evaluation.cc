@@ -25,6 +25,7 @@
 #include "models/kws-decoder.h"
 #include "models/safetensors.h"
 #include "pipeline/audio-file-reader.h"
+#include "pipeline/keyword-calibration.h"
 #include "pipeline/manifest.h"
 #include "pipeline/text-helpers.h"
 
@@ -273,9 +274,11 @@ struct Scorer {
     }
   }
 
-  void ScoreClip(const std::string& path, ClipResult& r) const {
+  // `keep` (optional): receives the clip's frame log-probabilities.
+  void ScoreClip(const std::string& path, ClipResult& r, MatrixF* keep = nullptr) const {
     MatrixF clip;
     const MatrixF lp = LogProbs(path, &r.duration_s, scoring == EvalScoring::kClip ? &clip : nullptr);
+    if (keep) *keep = lp;
     if (reference_kind == ReferenceKind::kTranscript) {
       Transcript t;
       if (transcript_decoder == "decoder.ctc_beam") {
@@ -295,9 +298,11 @@ struct Scorer {
   }
 
   // False-alarm events in one negative file.
-  std::vector<FalseAlarm> Events(const std::string& path, const std::string& shown, double* duration_s) const {
+  std::vector<FalseAlarm> Events(const std::string& path, const std::string& shown, double* duration_s,
+                                 MatrixF* keep = nullptr) const {
     MatrixF clip;
     const MatrixF lp = LogProbs(path, duration_s, scoring == EvalScoring::kClip ? &clip : nullptr);
+    if (keep) *keep = lp;
     std::vector<FalseAlarm> out;
     auto add = [&](const KeywordHit& h) {
       if (!IsFillerLabel(h.keyword)) out.push_back({shown, h.keyword, h.start_s, h.end_s, h.score});
@@ -348,6 +353,80 @@ void ParallelFor(int64_t n, int jobs, const std::function<void(int64_t)>& work) 
   loop();
   for (std::thread& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
+}
+
+// The DET of a frame-classifier keyword spotter counted by its decoder (the model's decoder options: smoothing,
+// window, minimum duration, suppression) at each threshold, exactly as `ossicle spot` would report hits: the
+// thresholds of ThresholdGrid() from the floor up, just above the strongest floor events around each target's
+// allowance, and 0.001 steps below each target's chosen threshold (as `keyword-train` calibrates).
+void CountedKeywordDet(const KeywordDetFiles& files, const Scorer& sc, double target_fa_per_hour, int jobs,
+                       EvaluationResult& result) {
+  const double hours = result.negative_hours;
+  const int64_t positives = static_cast<int64_t>(files.positives.size());
+  auto count_all = [&](const std::vector<double>& thresholds) {
+    std::vector<DetCounts> counts(thresholds.size());
+    ParallelFor(static_cast<int64_t>(thresholds.size()), jobs, [&](int64_t i) {
+      counts[static_cast<size_t>(i)] =
+          CountKeywordHits(files, sc.model->Labels(), sc.frame_shift_s, sc.kws, thresholds[static_cast<size_t>(i)]);
+    });
+    std::map<double, DetCounts> by_threshold;
+    for (size_t i = 0; i < thresholds.size(); ++i) by_threshold[thresholds[i]] = counts[i];
+    return CountedDetCurve([&](double t) { return by_threshold.at(t); }, positives, hours, thresholds);
+  };
+  std::vector<double> thresholds;
+  for (double t : ThresholdGrid()) {
+    if (t >= kDetFloorThreshold) thresholds.push_back(t);
+  }
+  const std::vector<double> targets = {1.0, target_fa_per_hour};
+  const std::vector<double>& events = result.det_input.negative_scores;  // highest first
+  for (double target : targets) {
+    const int64_t allowed = static_cast<int64_t>(std::floor(target * hours + 1e-9));
+    constexpr int64_t kAround = 16;
+    for (int64_t j = std::max<int64_t>(0, allowed - kAround);
+         j < std::min<int64_t>(static_cast<int64_t>(events.size()), allowed + kAround); ++j) {
+      const double t = std::nextafter(events[static_cast<size_t>(j)], 2.0);
+      if (t >= kDetFloorThreshold && t <= 1.0) thresholds.push_back(t);
+    }
+  }
+  std::vector<KeywordDetPoint> curve = count_all(thresholds);
+  std::vector<double> fine;
+  for (double target : targets) {
+    const double chosen = ThresholdForFaRate(curve, target).threshold;
+    double below = -1.0;
+    for (const KeywordDetPoint& p : curve) {
+      if (p.threshold < chosen) below = std::max(below, p.threshold);
+    }
+    for (int64_t k = 1; below >= 0; ++k) {
+      const double t = below + static_cast<double>(k) * 0.001;
+      if (t >= chosen - 0.0005) break;
+      fine.push_back(t);
+    }
+  }
+  if (!fine.empty()) {
+    thresholds.insert(thresholds.end(), fine.begin(), fine.end());
+    curve = count_all(thresholds);
+  }
+  auto to_det = [&](const KeywordDetPoint& p) {
+    DetPoint d;
+    d.threshold = p.threshold;
+    d.misses = p.misses;
+    d.false_alarms = p.false_alarms;
+    d.false_reject_rate = p.miss_rate;
+    d.false_alarms_per_hour = p.fa_per_hour;
+    return d;
+  };
+  result.det.clear();
+  for (const KeywordDetPoint& p : curve) result.det.push_back(to_det(p));
+  auto operating = [&](double target) {
+    OperatingPoint op;
+    op.point = to_det(ThresholdForFaRate(curve, target));
+    op.target_fa_per_hour = target;
+    op.reachable = op.point.false_alarms_per_hour <= target;
+    return op;
+  };
+  result.at_1_fa_per_hour = operating(1.0);
+  result.at_target = operating(target_fa_per_hour);
+  result.det_counted = true;
 }
 
 std::string ModelDescription(const AcousticModel& m) {
@@ -603,6 +682,11 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   int64_t done = 0;
   const auto wall_start = Clock::now();
   const std::clock_t cpu_start = std::clock();
+  // A frame-classifier keyword spotter with negatives: its DET is counted by the decoder itself at each
+  // threshold (CountKeywordHits), so every clip's and negative file's log-probabilities are kept.
+  const bool counted_det = !config.negatives.empty() && sc.scoring == EvalScoring::kFrameClasses &&
+                           result.reference_kind == ReferenceKind::kLabel;
+  std::vector<MatrixF> clip_log_probs(counted_det ? entries.size() : 0);
   ParallelFor(static_cast<int64_t>(entries.size()), config.jobs, [&](int64_t i) {
     const ManifestEntry& e = entries[static_cast<size_t>(i)];
     ClipResult& r = result.clips[static_cast<size_t>(i)];
@@ -610,7 +694,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
     r.line = e.line;
     r.reference = e.label;
     try {
-      sc.ScoreClip(e.audio_path, r);
+      sc.ScoreClip(e.audio_path, r, counted_det ? &clip_log_probs[static_cast<size_t>(i)] : nullptr);
     } catch (const Error& err) {
       r.error = err.what();
     }
@@ -625,7 +709,9 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   std::vector<std::string> refs, preds;
   int64_t exact = 0;
   EditCounts words, chars;
-  for (const ClipResult& r : result.clips) {
+  KeywordDetFiles det_files;  // counted_det: the positives' log-probs and keywords, then the negatives'
+  for (size_t i = 0; i < result.clips.size(); ++i) {
+    const ClipResult& r = result.clips[i];
     if (!r.error.empty()) {
       ++result.num_errors;
       continue;
@@ -639,6 +725,10 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       exact += NormalizeText(r.reference) == NormalizeText(r.prediction) ? 1 : 0;
     } else if (r.reference_score >= 0) {
       result.det_input.positive_scores.push_back(r.reference_score);
+      if (counted_det) {
+        det_files.positives.push_back(std::move(clip_log_probs[i]));
+        det_files.positive_keywords.push_back(r.reference);
+      }
     }
   }
   if (result.reference_kind == ReferenceKind::kLabel) {
@@ -673,13 +763,15 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       std::vector<std::vector<FalseAlarm>> events(neg.size());
       std::vector<ClipResult> status(neg.size());
       std::vector<double> durations(neg.size(), 0.0);
+      std::vector<MatrixF> neg_log_probs(counted_det ? neg.size() : 0);
       ParallelFor(static_cast<int64_t>(neg.size()), config.jobs, [&](int64_t i) {
         const ManifestEntry& e = neg[static_cast<size_t>(i)];
         ClipResult& s = status[static_cast<size_t>(i)];
         s.path = DisplayPath(e, nbase[static_cast<size_t>(i)]);
         s.line = e.line;
         try {
-          events[static_cast<size_t>(i)] = sc.Events(e.audio_path, s.path, &durations[static_cast<size_t>(i)]);
+          events[static_cast<size_t>(i)] = sc.Events(e.audio_path, s.path, &durations[static_cast<size_t>(i)],
+                                                     counted_det ? &neg_log_probs[static_cast<size_t>(i)] : nullptr);
         } catch (const Error& err) {
           s.error = err.what();
         }
@@ -692,6 +784,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
         }
         seconds += durations[i];
         for (FalseAlarm& fa : events[i]) result.false_alarms.push_back(std::move(fa));
+        if (counted_det) det_files.negatives.push_back(std::move(neg_log_probs[i]));
       }
       std::stable_sort(result.false_alarms.begin(), result.false_alarms.end(),
                        [](const FalseAlarm& a, const FalseAlarm& b) { return a.score > b.score; });
@@ -702,10 +795,16 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
         result.notes.push_back("attention-head model: no streaming decoder, so each negative file is one event "
                                "scored by its best keyword posterior");
       }
-      if (result.negative_hours > 0) {
+      if (result.negative_hours > 0 && counted_det) {
+        CountedKeywordDet(det_files, sc, config.target_fa_per_hour, config.jobs, result);
+      } else if (result.negative_hours > 0) {
         result.det = DetCurve(result.det_input);
         result.at_1_fa_per_hour = ThresholdForFalseAlarmRate(result.det_input, 1.0, kDetFloorThreshold);
         result.at_target = ThresholdForFalseAlarmRate(result.det_input, config.target_fa_per_hour, kDetFloorThreshold);
+        if (sc.scoring != EvalScoring::kClip) {
+          result.notes.push_back("DET from the events found at the floor threshold: a CTC keyword spotter's hits "
+                                 "are not counted again at each threshold, so its figures are approximate");
+        }
       } else {
         result.notes.push_back("no negative audio could be read: no false-alarm figures");
       }

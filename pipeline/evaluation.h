@@ -36,13 +36,22 @@
 // The threshold: EvaluationConfig::threshold, else the model's metadata "decoder".threshold, else 0.5.
 //
 // Negatives (false alarms per hour): the streaming decoder (KwsDecoder for frame_classes, CtcKeywordSpotter
-// for CTC) runs over every negative file at a floor threshold (kDetFloorThreshold) and every hit is a false
-// alarm whose score is the hit's score; a clip model has no streaming decoder, so each negative file counts
-// as one event scored by its best keyword posterior. Positives are the manifest clips whose reference is a
-// keyword; their score is the reference keyword's clip score (0 when it never fired). At threshold t a
-// positive is detected iff score >= t, a false alarm counts iff score >= t. (Events are found once at the
-// floor; at a higher threshold one event could split in two, so FA/h is a slight underestimate there.)
-//
+// for CTC) runs over every negative file at a floor threshold (kDetFloorThreshold); every hit is an event
+// scored by the hit's score (`false_alarms`, the strongest listed in the report). A clip model has no
+// streaming decoder, so each negative file counts as one event scored by its best keyword posterior.
+// Positives are the manifest clips whose reference is a keyword.
+// The DET curve and the calibrated thresholds:
+// - frame_classes (det_counted): counted by the decoder itself at each threshold, as `ossicle spot` and
+//   `keyword-train`'s calibration count (CountKeywordHits, pipeline/keyword-calibration.h): false alarms at t =
+//   hits over the negative files with decoder threshold t; a positive is missed at t when its keyword has no
+//   hit. Thresholds: ThresholdGrid() from the floor, just above the strongest events around each target's
+//   allowance, and 0.001 steps below each chosen threshold. (Counting matters: a hit's span, and so the
+//   decoder's minimum duration and suppression, depend on the threshold; an event's score alone does not
+//   tell whether it is a hit at a higher threshold.)
+// - CTC keyword spotters and clip models: from the events (a false alarm counts at t iff its score >= t, a
+//   positive is detected iff its reference keyword's clip score >= t): exact for clip models, approximate for
+//   CTC (a note says so).
+
 // Files that cannot be read or are too short for one feature frame become error rows (ClipResult::error)
 // and are left out of every metric; they are never dropped silently.
 #pragma once
@@ -153,6 +162,9 @@ struct EvaluationResult {
   std::vector<FalseAlarm> false_alarms;  // every event at the floor threshold, highest score first
   DetInput det_input;
   std::vector<DetPoint> det;
+  // true: the DET was counted by the decoder at each threshold (frame-classifier keyword spotters); false:
+  // built from the events found at the floor threshold (CTC keyword spotters, attention-head models).
+  bool det_counted = false;
   std::optional<OperatingPoint> at_1_fa_per_hour;
   std::optional<OperatingPoint> at_target;
 

@@ -62,27 +62,69 @@ std::vector<double> ThresholdGrid() {
   return grid;
 }
 
+DetCounts CountKeywordHits(const KeywordDetFiles& files, const std::vector<std::string>& labels, double frame_shift_s,
+                           const KwsDecoderConfig& config, double threshold) {
+  if (files.positive_keywords.size() != files.positives.size()) {
+    throw std::invalid_argument("CountKeywordHits: one keyword per positive is needed");
+  }
+  KwsDecoderConfig c = config;
+  c.threshold = threshold;
+  c.keyword_thresholds.clear();
+  KwsDecoder decoder(c, labels, frame_shift_s);
+  auto decode = [&](const MatrixF& lp) {
+    decoder.Reset();
+    std::vector<KeywordHit> hits;
+    if (lp.rows() > 0) hits = decoder.AcceptFrames(lp, 0);
+    for (KeywordHit& h : decoder.InputFinished()) hits.push_back(std::move(h));
+    return hits;
+  };
+  DetCounts n;
+  for (const MatrixF& lp : files.negatives) n.false_alarms += static_cast<int64_t>(decode(lp).size());
+  for (size_t i = 0; i < files.positives.size(); ++i) {
+    bool found = false;
+    for (const KeywordHit& h : decode(files.positives[i])) found = found || h.keyword == files.positive_keywords[i];
+    n.misses += found ? 0 : 1;
+  }
+  return n;
+}
+
+std::vector<KeywordDetPoint> CountedDetCurve(const DetCounter& count, int64_t positives, double negative_hours,
+                                             std::vector<double> thresholds) {
+  if (!(negative_hours > 0)) throw std::invalid_argument("CountedDetCurve: negative_hours must be > 0");
+  std::sort(thresholds.begin(), thresholds.end());
+  thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
+  std::vector<KeywordDetPoint> curve;
+  curve.reserve(thresholds.size());
+  for (double t : thresholds) {
+    const DetCounts n = count(t);
+    KeywordDetPoint p;
+    p.threshold = t;
+    p.false_alarms = n.false_alarms;
+    p.fa_per_hour = static_cast<double>(n.false_alarms) / negative_hours;
+    if (positives > 0) {
+      p.misses = n.misses;
+      p.miss_rate = static_cast<double>(n.misses) / static_cast<double>(positives);
+    }
+    curve.push_back(p);
+  }
+  return curve;
+}
+
 std::vector<KeywordDetPoint> KeywordDetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
                                const std::vector<MatrixF>& positives, const std::vector<std::string>& labels,
                                double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword,
                                const std::vector<double>& grid) {
   if (!(negative_hours > 0)) throw std::invalid_argument("KeywordDetCurve: negative_hours must be > 0");
-  std::vector<KeywordDetPoint> curve;
-  for (double t : grid) {
+  auto count = [&](double t) {
     KwsDecoderConfig c = config;
     c.threshold = t;
     c.keyword_thresholds.clear();
-    KeywordDetPoint p;
-    p.threshold = t;
-    for (int64_t h : HitsPerFile(negatives, labels, frame_shift_s, c, keyword)) p.false_alarms += h;
-    p.fa_per_hour = static_cast<double>(p.false_alarms) / negative_hours;
-    if (!positives.empty()) {
-      for (int64_t h : HitsPerFile(positives, labels, frame_shift_s, c, keyword)) p.misses += h == 0 ? 1 : 0;
-      p.miss_rate = static_cast<double>(p.misses) / static_cast<double>(positives.size());
-    }
-    curve.push_back(p);
-  }
-  return curve;
+    DetCounts n;
+    for (int64_t h : HitsPerFile(negatives, labels, frame_shift_s, c, keyword)) n.false_alarms += h;
+    for (int64_t h : HitsPerFile(positives, labels, frame_shift_s, c, keyword)) n.misses += h == 0 ? 1 : 0;
+    return n;
+  };
+  return CountedDetCurve(count, static_cast<int64_t>(positives.size()), negative_hours, grid);
 }
 
 KeywordDetPoint ThresholdForFaRate(const std::vector<KeywordDetPoint>& curve, double target_fa_per_hour) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,27 @@ struct KeywordDetPoint {
   double miss_rate = 0;      // misses / positive files (0 when there are none)
 };
 
+// False alarms and misses at one decoder threshold, counted by running the decoder at that threshold.
+struct DetCounts {
+  int64_t false_alarms = 0;
+  int64_t misses = 0;
+};
+using DetCounter = std::function<DetCounts(double threshold)>;
+
+// Negative files and positive clips of a keyword spotter with several keywords (`ossicle eval`): log-probs
+// per file, and each positive's own keyword label.
+struct KeywordDetFiles {
+  std::vector<MatrixF> negatives;
+  std::vector<MatrixF> positives;
+  std::vector<std::string> positive_keywords;  // one per positive
+};
+
+// At `threshold` (for every keyword; config.keyword_thresholds is ignored): false alarms = hits of any
+// keyword of `config` over all negative files; misses = positives without a hit of their own keyword. Each
+// file is decoded as its own stream from frame 0, as `ossicle spot` decodes a file.
+DetCounts CountKeywordHits(const KeywordDetFiles& files, const std::vector<std::string>& labels, double frame_shift_s,
+                           const KwsDecoderConfig& config, double threshold);
+
 // Thresholds tried: 0.01 to 0.90 in steps of 0.01, 0.901 to 0.999 in steps of 0.001, then 0.9995 and 0.9999
 // (ascending).
 std::vector<double> ThresholdGrid();
@@ -55,6 +77,11 @@ std::vector<KeywordDetPoint> KeywordDetCurve(const std::vector<MatrixF>& negativ
                                const std::vector<MatrixF>& positives, const std::vector<std::string>& labels,
                                double frame_shift_s, const KwsDecoderConfig& config, const std::string& keyword,
                                const std::vector<double>& grid = ThresholdGrid());
+
+// One point per threshold of `thresholds` (any order; the curve is ascending, repeated thresholds once),
+// counted by `count`. negative_hours > 0; positives = the number of positives (0: miss rates are 0).
+std::vector<KeywordDetPoint> CountedDetCurve(const DetCounter& count, int64_t positives, double negative_hours,
+                                             std::vector<double> thresholds);
 
 // The point with the lowest threshold whose fa_per_hour <= target_fa_per_hour. When no point meets the
 // target, the point with the fewest false alarms (the highest threshold among those). std::invalid_argument

@@ -150,6 +150,9 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   at_least("max_steps", max_steps, 0);
   at_least("max_extra_negatives", max_extra_negatives, 0);
   at_least("num_threads", num_threads, 1);
+  if (!(smoothing_ms > 0.0 && smoothing_ms <= 2000.0)) {
+    throw ConfigError(RuleMessage(path, "smoothing_ms", smoothing_ms, "in (0, 2000] ms"));
+  }
   if (engines.empty()) throw ConfigError(field("engines") + " is empty; expected at least one speech engine");
   rate.Validate(field("rate"), 0.25, 4.0);
   pitch.Validate(field("pitch"), 0.25, 4.0);

@@ -87,6 +87,9 @@ struct KeywordRecipeConfig {
   // their probabilities (models/model-ensemble.h); 1 = one model.
   int members = 1;
   double target_fa_per_hour = 1.0;     // calibration target on the held-out negatives
+  // The keyword decoder's posterior smoothing (decoder.keywords smoothing_ms): the threshold is calibrated with
+  // it and the model's decoder metadata carries it, so `ossicle spot` and `listen` decode as calibrated.
+  double smoothing_ms = 100.0;
   std::string cache_dir;               // synthesis cache ("" = <output folder>/tts-cache)
 
   template <class Self, class V>
@@ -136,11 +139,14 @@ struct KeywordRecipeConfig {
       self.members);
     v(FieldInfo{"target_fa_per_hour", "1/h", "false alarms per hour the threshold is calibrated for"},
       self.target_fa_per_hour);
+    v(FieldInfo{"smoothing_ms", "ms",
+                "the keyword decoder's posterior smoothing, calibrated with and written to the model's decoder metadata"},
+      self.smoothing_ms);
     v(FieldInfo{"cache_dir", "path", "synthesis cache (empty = <output folder>/tts-cache)"}, self.cache_dir);
   }
   // ConfigError naming the field: keyword has at least two letters (a-z, spaces, apostrophes, hyphens),
   // counts >= 0 (positive_examples and examples_per_word >= 1), epochs >= 1, sizes >= 1, members in [1, 16],
-  // target_fa_per_hour > 0, learning_rate > 0.
+  // target_fa_per_hour > 0, learning_rate > 0, smoothing_ms in (0, 2000].
   void Validate(std::string_view path = "keyword") const;
 };
 

@@ -137,6 +137,7 @@ nlohmann::json MetricsJson(const EvaluationResult& r, const ReportFiles& files) 
     j["negative_errors"] = static_cast<int64_t>(r.negative_errors.size());
     j["false_alarms_at_floor"] = static_cast<int64_t>(r.false_alarms.size());
     j["det_floor_threshold"] = kDetFloorThreshold;
+    j["det_method"] = r.det_counted ? "counted" : "events";  // pipeline/evaluation.h
     j["positives"] = static_cast<int64_t>(r.det_input.positive_scores.size());
     if (r.at_1_fa_per_hour) {
       j["frr_at_1_fa_per_hour"] = r.at_1_fa_per_hour->point.false_reject_rate;
@@ -327,12 +328,15 @@ std::string Markdown(const EvaluationResult& r, const ReportFiles& files, const 
   if (r.has_negatives) {
     md += "\n## False alarms\n\n";
     md += fmt::format("Negatives: `{}`, {} files, {:.3f} h ({} unreadable). {} positive clips. Events found at the "
-                      "floor threshold {:g}: {}.\n\n",
+                      "floor threshold {:g}: {}. {}\n\n",
                       fmt::join(r.config.negatives, "`, `"), r.negative_files, r.negative_hours, r.negative_errors.size(),
-                      r.det_input.positive_scores.size(), kDetFloorThreshold, r.false_alarms.size());
+                      r.det_input.positive_scores.size(), kDetFloorThreshold, r.false_alarms.size(),
+                      r.det_counted ? "False alarms and misses at each threshold are counted by the decoder at that "
+                                      "threshold, as `ossicle spot` reports hits."
+                                    : "False alarms and misses at each threshold come from these events' scores.");
     auto op_row = [&](const OperatingPoint& op) {
       md += fmt::format("| {:g} | {}{} | {} | {:.2f} |\n", op.target_fa_per_hour, fmt::format("{:.4f}", op.point.threshold),
-                        op.reachable ? "" : " (unreachable: > 1)", Percent(op.point.false_reject_rate),
+                        op.reachable ? "" : " (target not reached)", Percent(op.point.false_reject_rate),
                         op.point.false_alarms_per_hour);
     };
     md += "| target FA/h | threshold | false rejects | FA/h measured |\n|---:|---:|---:|---:|\n";

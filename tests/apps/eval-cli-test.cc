@@ -119,6 +119,7 @@ TEST_CASE("eval: keyword model, confusion, error rows, false alarms and calibrat
   CHECK(m["target_fa_per_hour"].get<double>() == Approx(2000));
   CHECK(m["calibrated_threshold"].get<double>() == Approx(p_yes).epsilon(1e-4));
   CHECK(m["det"].size() >= 2);
+  CHECK(m["det_method"] == "counted");  // a frame classifier's hits are counted by the decoder at each threshold
 
   // The per-clip table holds every row, the failed one with its error.
   const std::string clips = ReadTextFile(out / "clips.tsv");

@@ -96,6 +96,19 @@ TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the thresh
   CHECK(nlohmann::json::parse(model->ProvenanceJson())["keyword_train"]["threshold"] == report["threshold"]);
   CHECK(fs::exists(t.dir / "work/experiment.yaml"));
   CHECK(fs::exists(t.dir / "work/negatives-heldout.tsv"));
+  CHECK_FALSE(decoder.contains("smoothing_ms"));  // the decoder's default (100 ms)
+  CHECK(report["smoothing_ms"].get<double>() == Approx(100.0));
+
+  // Recalibrated with another smoothing: the metadata carries it, so spot and listen decode as calibrated.
+  const auto smooth = test::RunOssicle(
+      "keyword-train --config recipe.yaml --out smooth.safetensors --work-dir work-smooth --calibrate "
+      "models/jarvis.safetensors --recipe-set smoothing_ms=300 --target-fa-per-hour 50",
+      t.dir);
+  REQUIRE(smooth.exit_code == 0);
+  const auto smooth_decoder = nlohmann::json::parse(ReadModelDecoderJson((t.dir / "smooth.safetensors").string()));
+  CHECK(smooth_decoder["smoothing_ms"].get<double>() == Approx(300.0));
+  CHECK(nlohmann::json::parse(test::ReadTextFile(t.dir / "work-smooth/calibration.json"))["smoothing_ms"].get<double>() ==
+        Approx(300.0));
 
   // The synthetic clips: every positive starts with at least 0.1 s of quiet noise floor; with abrupt_starts: 1
   // every negative starts at its speech (the first sample at 10% of the clip's peak).
@@ -183,6 +196,9 @@ TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 
   const auto members = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set members=0", t.dir);
   CHECK(members.exit_code == 3);
   CHECK_THAT(members.err, Contains("members = 0; expected between 1 and 16"));
+  const auto smoothing = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set smoothing_ms=0", t.dir);
+  CHECK(smoothing.exit_code == 3);
+  CHECK_THAT(smoothing.err, Contains("smoothing_ms = 0; expected in (0, 2000] ms"));
 }
 
 TEST_CASE("ossicle keyword-train warns when a features_file has no CMVN", "[apps][keyword]") {

@@ -123,6 +123,68 @@ TEST_CASE("ThresholdForFaRate falls back to the fewest false alarms when no thre
   CHECK_THROWS_AS(ThresholdForFaRate({}, 1.0), std::invalid_argument);
 }
 
+// Labels yes, no, _unknown_: `yes` and `no` at 0.01 except where `bumps` set them ({label column, from, to, p}).
+struct Bump {
+  int64_t column, from, to;
+  double p;
+};
+MatrixF TwoKeywordPosteriors(int64_t frames, const std::vector<Bump>& bumps) {
+  MatrixF m(frames, 3);
+  for (int64_t t = 0; t < frames; ++t) {
+    double q[2] = {0.01, 0.01};
+    for (const Bump& b : bumps) {
+      if (t >= b.from && t < b.to) q[b.column] = b.p;
+    }
+    m(t, 0) = static_cast<float>(std::log(q[0]));
+    m(t, 1) = static_cast<float>(std::log(q[1]));
+    m(t, 2) = static_cast<float>(std::log(1.0 - q[0] - q[1]));
+  }
+  return m;
+}
+
+TEST_CASE("CountKeywordHits counts every keyword's hits at the threshold itself, not the floor events' scores",
+          "[keyword][calibration]") {
+  const std::vector<std::string> labels = {"yes", "no", "_unknown_"};
+  KwsDecoderConfig config;  // every non-filler label; smoothing 100 ms, minimum duration 50 ms, span fraction 0.5
+  KeywordDetFiles files;
+  // A "yes" plateau at 0.19 (30 frames) with a 3-frame spike at 0.9: the smoothed peak is (3 x 0.9 + 7 x 0.19) / 10
+  // = 0.403. Its span runs where the raw posterior reaches half the threshold: the whole plateau (300 ms) at
+  // thresholds up to 0.38, only the spike (30 ms, under the 50 ms minimum) from 0.40 on.
+  files.negatives.push_back(TwoKeywordPosteriors(200, {{0, 50, 80, 0.19}, {0, 64, 67, 0.9}}));
+  // A "no" bump at 0.6 (40 frames) in another file.
+  files.negatives.push_back(TwoKeywordPosteriors(200, {{1, 100, 140, 0.6}}));
+  // Positives: a clear "no", and a "no" clip on which only "yes" fires (a miss, not a detection).
+  files.positives = {TwoKeywordPosteriors(100, {{1, 20, 60, 0.9}}), TwoKeywordPosteriors(100, {{0, 20, 60, 0.9}})};
+  files.positive_keywords = {"no", "no"};
+
+  // At the floor the plateau is one hit scored 0.403: scores alone would count it as a false alarm at 0.40.
+  KwsDecoderConfig floor = config;
+  floor.threshold = 0.02;
+  KwsDecoder decoder(floor, labels, 0.010);
+  std::vector<KeywordHit> hits = decoder.AcceptFrames(files.negatives[0], 0);
+  for (KeywordHit& h : decoder.InputFinished()) hits.push_back(std::move(h));
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].score == Approx(0.403).margin(1e-4));
+
+  const DetCounts at30 = CountKeywordHits(files, labels, 0.010, config, 0.30);
+  CHECK(at30.false_alarms == 2);  // the plateau and the "no" bump
+  CHECK(at30.misses == 1);        // the "no" clip that only says "yes"
+  CHECK(CountKeywordHits(files, labels, 0.010, config, 0.40).false_alarms == 1);  // the spike is too short
+  CHECK(CountKeywordHits(files, labels, 0.010, config, 0.61).false_alarms == 0);
+  CHECK(CountKeywordHits(files, labels, 0.010, config, 0.95).misses == 2);
+
+  // CountedDetCurve: ascending, repeated thresholds once, rates over the hours and the positives.
+  const auto curve = CountedDetCurve(
+      [&](double t) { return CountKeywordHits(files, labels, 0.010, config, t); }, 2, 0.5, {0.40, 0.30, 0.40});
+  REQUIRE(curve.size() == 2);
+  CHECK(curve[0].threshold == Approx(0.30));
+  CHECK(curve[0].fa_per_hour == Approx(4.0));
+  CHECK(curve[0].miss_rate == Approx(0.5));
+  CHECK(curve[1].false_alarms == 1);
+  files.positive_keywords.pop_back();
+  CHECK_THROWS_AS(CountKeywordHits(files, labels, 0.010, config, 0.3), std::invalid_argument);
+}
+
 TEST_CASE("HitsPerFile decodes each file as its own stream", "[keyword][calibration]") {
   const std::vector<MatrixF> files = {Posteriors(100, 10, 50, 0.9), Posteriors(100, 0, 0, 0.9), MatrixF(0, 2)};
   CHECK(HitsPerFile(files, kCalibrationLabels, 0.010, Decoder(), "jarvis") == std::vector<int64_t>{1, 0, 0});
