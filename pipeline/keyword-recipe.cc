@@ -201,6 +201,17 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+// `letters` is `kw` with a run of vowels cut off its start or its end ("alexa" -> "alex", "lexa"). Real speakers
+// often swallow such an unstressed edge vowel, so these sound like the keyword itself, not like another word.
+bool EdgeVowelCut(const std::string& letters, const std::string& kw) {
+  if (letters.empty() || letters.size() >= kw.size()) return false;
+  auto all_vowels = [](std::string_view s) { return std::all_of(s.begin(), s.end(), [](char c) { return IsVowel(c); }); };
+  const std::string_view k(kw);
+  const size_t cut = kw.size() - letters.size();
+  return (k.substr(0, letters.size()) == letters && all_vowels(k.substr(letters.size()))) ||
+         (k.substr(cut) == letters && all_vowels(k.substr(0, cut)));
+}
+
 std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count, bool ending_edits) {
   // Multi-word keywords: the edits apply to the last word, the other words are kept
   // ("hey computer" -> "hey komputer"?) -- simpler and still close: edit the letters of the whole phrase
@@ -279,6 +290,7 @@ std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count,
   auto take = [&](const std::string& c) {
     const std::string letters = KeywordLetters(c);
     if (letters.size() < 2 || letters == kw || letters.find(kw) != std::string::npos) return false;
+    if (EdgeVowelCut(letters, kw)) return false;
     if (!seen.insert(letters).second) return false;
     out.push_back(c);
     return true;

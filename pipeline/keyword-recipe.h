@@ -165,7 +165,8 @@ std::string KeywordLabel(std::string_view keyword);
 // Up to `max_count` distinct lower-case words or word pieces that sound like `keyword` but are not it
 // (see the header comment), in a fixed order: onset edits, nearest list words, ending edits (only with
 // `ending_edits`) and syllables taken in turn. Never the keyword itself, nothing that contains it, nothing
-// shorter than 2 letters.
+// shorter than 2 letters, and not the keyword with a vowel cut off its start or end ("alexa" -> "alex", "lexa":
+// real speakers swallow such a vowel, so training them as negatives teaches the model to miss the keyword).
 std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count, bool ending_edits = false);
 
 // `count` words of the built-in list (distinct, seeded order), none of them in `exclude`, none containing
