@@ -220,7 +220,7 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   const double shift_s = model->Features().frame.frame_shift_ms / 1000.0;
   KwsDecoderConfig decoder;
   decoder.keywords = label;
-  decoder.smoothing_ms = recipe.smoothing_ms;
+  decoder.smoothing_ms = KeywordSmoothingMs(recipe);
   nlohmann::json report = {{"keyword", recipe.keyword}, {"label", label},
                            {"target_fa_per_hour", recipe.target_fa_per_hour}, {"smoothing_ms", decoder.smoothing_ms}};
   std::vector<MatrixF> positives;

@@ -150,8 +150,8 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   at_least("max_steps", max_steps, 0);
   at_least("max_extra_negatives", max_extra_negatives, 0);
   at_least("num_threads", num_threads, 1);
-  if (!(smoothing_ms > 0.0 && smoothing_ms <= 2000.0)) {
-    throw ConfigError(RuleMessage(path, "smoothing_ms", smoothing_ms, "in (0, 2000] ms"));
+  if (!(smoothing_ms >= 0.0 && smoothing_ms <= 2000.0)) {
+    throw ConfigError(RuleMessage(path, "smoothing_ms", smoothing_ms, "0 (automatic) or in (0, 2000] ms"));
   }
   if (engines.empty()) throw ConfigError(field("engines") + " is empty; expected at least one speech engine");
   rate.Validate(field("rate"), 0.25, 4.0);
@@ -210,6 +210,13 @@ bool EdgeVowelCut(const std::string& letters, const std::string& kw) {
   const size_t cut = kw.size() - letters.size();
   return (k.substr(0, letters.size()) == letters && all_vowels(k.substr(letters.size()))) ||
          (k.substr(cut) == letters && all_vowels(k.substr(0, cut)));
+}
+
+int KeywordSyllables(std::string_view keyword) { return static_cast<int>(Pieces(KeywordLetters(keyword)).size()); }
+
+double KeywordSmoothingMs(const KeywordRecipeConfig& recipe) {
+  if (recipe.smoothing_ms > 0) return recipe.smoothing_ms;
+  return KeywordSyllables(recipe.keyword) >= 2 ? 300.0 : 100.0;
 }
 
 std::vector<std::string> SoundAlikes(std::string_view keyword, size_t max_count, bool ending_edits) {

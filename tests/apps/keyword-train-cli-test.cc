@@ -96,19 +96,21 @@ TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the thresh
   CHECK(nlohmann::json::parse(model->ProvenanceJson())["keyword_train"]["threshold"] == report["threshold"]);
   CHECK(fs::exists(t.dir / "work/experiment.yaml"));
   CHECK(fs::exists(t.dir / "work/negatives-heldout.tsv"));
-  CHECK_FALSE(decoder.contains("smoothing_ms"));  // the decoder's default (100 ms)
-  CHECK(report["smoothing_ms"].get<double>() == Approx(100.0));
+  // "jarvis" has two syllables: the automatic smoothing is 300 ms, in the metadata, so spot and listen decode
+  // as calibrated.
+  CHECK(decoder["smoothing_ms"].get<double>() == Approx(300.0));
+  CHECK(report["smoothing_ms"].get<double>() == Approx(300.0));
 
-  // Recalibrated with another smoothing: the metadata carries it, so spot and listen decode as calibrated.
+  // Recalibrated with the decoder's default smoothing: nothing to write into the metadata.
   const auto smooth = test::RunOssicle(
       "keyword-train --config recipe.yaml --out smooth.safetensors --work-dir work-smooth --calibrate "
-      "models/jarvis.safetensors --recipe-set smoothing_ms=300 --target-fa-per-hour 50",
+      "models/jarvis.safetensors --recipe-set smoothing_ms=100 --target-fa-per-hour 50",
       t.dir);
   REQUIRE(smooth.exit_code == 0);
   const auto smooth_decoder = nlohmann::json::parse(ReadModelDecoderJson((t.dir / "smooth.safetensors").string()));
-  CHECK(smooth_decoder["smoothing_ms"].get<double>() == Approx(300.0));
+  CHECK_FALSE(smooth_decoder.contains("smoothing_ms"));
   CHECK(nlohmann::json::parse(test::ReadTextFile(t.dir / "work-smooth/calibration.json"))["smoothing_ms"].get<double>() ==
-        Approx(300.0));
+        Approx(100.0));
 
   // The synthetic clips: every positive starts with at least 0.1 s of quiet noise floor; with abrupt_starts: 1
   // every negative starts at its speech (the first sample at 10% of the clip's peak).
@@ -196,9 +198,9 @@ TEST_CASE("ossicle keyword-train refuses a bad keyword or recipe with exit code 
   const auto members = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set members=0", t.dir);
   CHECK(members.exit_code == 3);
   CHECK_THAT(members.err, Contains("members = 0; expected between 1 and 16"));
-  const auto smoothing = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set smoothing_ms=0", t.dir);
+  const auto smoothing = test::RunOssicle("keyword-train jarvis --out m.safetensors --recipe-set smoothing_ms=-5", t.dir);
   CHECK(smoothing.exit_code == 3);
-  CHECK_THAT(smoothing.err, Contains("smoothing_ms = 0; expected in (0, 2000] ms"));
+  CHECK_THAT(smoothing.err, Contains("smoothing_ms = -5; expected 0 (automatic) or in (0, 2000] ms"));
 }
 
 TEST_CASE("ossicle keyword-train warns when a features_file has no CMVN", "[apps][keyword]") {

@@ -83,6 +83,22 @@ TEST_CASE("SoundAlikes never give the keyword with a vowel cut off its start or 
   // A consonant edge is kept: "jarvis" has no such cut, its list is unchanged (the test above).
 }
 
+TEST_CASE("KeywordSmoothingMs: 300 ms for a keyword of two or more syllables, 100 for one, or the recipe's value",
+          "[keyword][recipe]") {
+  CHECK(KeywordSyllables("yes") == 1);
+  CHECK(KeywordSyllables("stop") == 1);
+  CHECK(KeywordSyllables("Jarvis") == 2);
+  CHECK(KeywordSyllables("alexa") == 3);
+  CHECK(KeywordSyllables("hey computer") == 4);
+  KeywordRecipeConfig r;
+  r.keyword = "jarvis";
+  CHECK(KeywordSmoothingMs(r) == 300.0);
+  r.keyword = "yes";
+  CHECK(KeywordSmoothingMs(r) == 100.0);
+  r.smoothing_ms = 250;
+  CHECK(KeywordSmoothingMs(r) == 250.0);
+}
+
 TEST_CASE("SoundAlikes of a two-word keyword edit its longest word", "[keyword][recipe]") {
   const auto words = SoundAlikes("hey computer", 12);
   REQUIRE(words.size() == 12);
