@@ -391,16 +391,8 @@ void CountedKeywordDet(const KeywordDetFiles& files, const Scorer& sc, double ta
   std::vector<KeywordDetPoint> curve = count_all(thresholds);
   std::vector<double> fine;
   for (double target : targets) {
-    const double chosen = ThresholdForFaRate(curve, target).threshold;
-    double below = -1.0;
-    for (const KeywordDetPoint& p : curve) {
-      if (p.threshold < chosen) below = std::max(below, p.threshold);
-    }
-    for (int64_t k = 1; below >= 0; ++k) {
-      const double t = below + static_cast<double>(k) * 0.001;
-      if (t >= chosen - 0.0005) break;
-      fine.push_back(t);
-    }
+    const std::vector<double> below = FineThresholdsBelow(curve, target);
+    fine.insert(fine.end(), below.begin(), below.end());
   }
   if (!fine.empty()) {
     thresholds.insert(thresholds.end(), fine.begin(), fine.end());

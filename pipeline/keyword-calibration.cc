@@ -143,6 +143,26 @@ KeywordDetPoint ThresholdForFaRate(const std::vector<KeywordDetPoint>& curve, do
   return *best;
 }
 
+std::vector<double> FineThresholdsBelow(const std::vector<KeywordDetPoint>& curve, double target_fa_per_hour,
+                                        double fine_step) {
+  if (!(fine_step > 0 && fine_step <= 0.01)) {
+    throw std::invalid_argument("FineThresholdsBelow: fine_step must be in (0, 0.01]");
+  }
+  const double chosen = ThresholdForFaRate(curve, target_fa_per_hour).threshold;
+  double below = -1.0;  // the curve's threshold below the chosen one
+  for (const KeywordDetPoint& p : curve) {
+    if (p.threshold < chosen) below = std::max(below, p.threshold);
+  }
+  std::vector<double> fine;
+  if (below < 0) return fine;  // the lowest threshold already meets the target
+  for (int64_t k = 1;; ++k) {
+    const double t = below + static_cast<double>(k) * fine_step;
+    if (t >= chosen - fine_step / 2) break;
+    fine.push_back(t);
+  }
+  return fine;
+}
+
 std::vector<KeywordDetPoint> RefinedKeywordDetCurve(const std::vector<MatrixF>& negatives, double negative_hours,
                                                     const std::vector<MatrixF>& positives,
                                                     const std::vector<std::string>& labels, double frame_shift_s,
@@ -154,18 +174,7 @@ std::vector<KeywordDetPoint> RefinedKeywordDetCurve(const std::vector<MatrixF>& 
   }
   std::vector<KeywordDetPoint> curve =
       KeywordDetCurve(negatives, negative_hours, positives, labels, frame_shift_s, config, keyword, grid);
-  const double chosen = ThresholdForFaRate(curve, target_fa_per_hour).threshold;
-  double below = -1.0;  // the grid threshold below the chosen one
-  for (const KeywordDetPoint& p : curve) {
-    if (p.threshold < chosen) below = std::max(below, p.threshold);
-  }
-  if (below < 0) return curve;  // the lowest grid threshold already meets the target
-  std::vector<double> fine;
-  for (int64_t k = 1;; ++k) {
-    const double t = below + static_cast<double>(k) * fine_step;
-    if (t >= chosen - fine_step / 2) break;
-    fine.push_back(t);
-  }
+  const std::vector<double> fine = FineThresholdsBelow(curve, target_fa_per_hour, fine_step);
   if (fine.empty()) return curve;
   const std::vector<KeywordDetPoint> extra =
       KeywordDetCurve(negatives, negative_hours, positives, labels, frame_shift_s, config, keyword, fine);

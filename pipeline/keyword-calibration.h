@@ -88,6 +88,12 @@ std::vector<KeywordDetPoint> CountedDetCurve(const DetCounter& count, int64_t po
 // for an empty curve.
 KeywordDetPoint ThresholdForFaRate(const std::vector<KeywordDetPoint>& curve, double target_fa_per_hour);
 
+// The thresholds in steps of `fine_step` strictly between ThresholdForFaRate(curve, target)'s threshold and the
+// curve's threshold below it (none when nothing lies below it). fine_step in (0, 0.01]; std::invalid_argument
+// otherwise.
+std::vector<double> FineThresholdsBelow(const std::vector<KeywordDetPoint>& curve, double target_fa_per_hour,
+                                        double fine_step = 0.001);
+
 // The curve `ossicle keyword-train` calibrates on: KeywordDetCurve on `grid`, plus every threshold in steps of
 // `fine_step` strictly between ThresholdForFaRate's point on it and the grid threshold below that point, merged
 // in ascending order. ThresholdForFaRate(result, target) then lies within fine_step above the strongest false
