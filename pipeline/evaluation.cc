@@ -723,6 +723,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
       }
     }
   }
+  clip_log_probs = {};  // the other clips' log-probs are not needed
   if (result.reference_kind == ReferenceKind::kLabel) {
     std::vector<std::string> order;
     for (const std::string& l : model.Labels())
