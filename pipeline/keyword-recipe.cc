@@ -156,6 +156,7 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   if (engines.empty()) throw ConfigError(field("engines") + " is empty; expected at least one speech engine");
   rate.Validate(field("rate"), 0.25, 4.0);
   pitch.Validate(field("pitch"), 0.25, 4.0);
+  speed.Validate(field("speed"), 0.25, 4.0);
   if (!(target_fa_per_hour > 0) || !std::isfinite(target_fa_per_hour)) {
     throw ConfigError(field("target_fa_per_hour") + " = " + std::to_string(target_fa_per_hour) + "; expected > 0");
   }
@@ -639,7 +640,8 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
     y << "      edge_cut: {probability: " << num(e.probability) << ", cut_s: {min: " << num(e.cut_s.min)
       << ", max: " << num(e.cut_s.max) << "}, labels: " << q(e.labels) << "}\n";
   }
-  y << "      speed: {probability: 0.5, factor: {min: 0.85, max: 1.15}}\n"
+  y << "      speed: {probability: 0.5, factor: {min: " << num(recipe.speed.min) << ", max: " << num(recipe.speed.max)
+    << "}}\n"
        "      shift: {probability: 0.3, shift_ms: {min: -50, max: 50}}\n"
        "      gain: {probability: 0.8, gain_db: {min: -20, max: 6}}\n";
   if (recipe.reverb.probability > 0) {

@@ -71,6 +71,8 @@ struct KeywordRecipeConfig {
   std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
   UniformRange rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
+  // Speed perturbation of the training clips (data.loader.augmentation.speed.factor, half of the clips).
+  UniformRange speed{0.85, 1.15};
   std::string negatives;               // manifest of speech without the keyword (split: train / held out)
   std::vector<std::string> heldout_negatives;  // manifests: when given, calibration uses them and `negatives` is all training
   std::vector<std::string> extra_negatives;  // manifests of speech without the keyword, training only
@@ -115,6 +117,8 @@ struct KeywordRecipeConfig {
       self.engines);
     v(FieldInfo{"rate", "", "speaking-rate factor range"}, self.rate);
     v(FieldInfo{"pitch", "", "pitch factor range"}, self.pitch);
+    v(FieldInfo{"speed", "", "speed perturbation range of the training clips (augmentation.speed.factor)"},
+      self.speed);
     v(FieldInfo{"negatives", "path", "manifest of speech without the keyword (split into train / held out)"},
       self.negatives);
     v(FieldInfo{"heldout_negatives", "path",

@@ -300,6 +300,16 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(cut.loader.augmentation.edge_cut.cut_s.min == 0.05);
   CHECK(cut.loader.augmentation.edge_cut.cut_s.max == 0.3);
   CHECK(cut.loader.augmentation.edge_cut.labels == "_unknown_");
+  // Speed perturbation 0.85-1.15 by default; recipe.speed reaches augmentation.speed.factor.
+  CHECK(config.loader.augmentation.speed.factor.min == 0.85);
+  CHECK(config.loader.augmentation.speed.factor.max == 1.15);
+  recipe.speed = {0.6, 1.15};
+  const ExperimentConfig slow =
+      ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
+  CHECK(slow.loader.augmentation.speed.factor.min == 0.6);
+  CHECK(slow.loader.augmentation.speed.probability == 0.5);
+  recipe.speed = {1.2, 1.1};
+  CHECK_THROWS_WITH(recipe.Validate(), Contains("speed"));
 }
 
 }  // namespace
