@@ -155,6 +155,7 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   }
   if (engines.empty()) throw ConfigError(field("engines") + " is empty; expected at least one speech engine");
   rate.Validate(field("rate"), 0.25, 4.0);
+  keyword_rate.Validate(field("keyword_rate"), 0.25, 4.0);
   pitch.Validate(field("pitch"), 0.25, 4.0);
   speed.Validate(field("speed"), 0.25, 4.0);
   if (!(target_fa_per_hour > 0) || !std::isfinite(target_fa_per_hour)) {
@@ -554,7 +555,7 @@ int64_t WriteSyntheticClips(const KeywordRecipeConfig& recipe, const KeywordData
   synth.pitch = recipe.pitch;
   synth.cache_dir = recipe.cache_dir.empty() ? (std::filesystem::path(dir) / "tts-cache").string() : recipe.cache_dir;
   Dataset data(TargetType::kClass, {plan.label, "_unknown_"}, DefaultKeywordFeatures());
-  data.AddSynthetic(synth, recipe.seed, num_threads);
+  data.AddSynthetic(synth, recipe.seed, num_threads, {{plan.label, recipe.keyword_rate}});
 
   const fs::path out_dir = fs::absolute(fs::path(dir) / "synthetic");
   fs::create_directories(out_dir);

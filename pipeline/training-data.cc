@@ -308,8 +308,10 @@ int64_t Dataset::AddManifest(const std::string& tsv_path, const ManifestColumns&
   return static_cast<int64_t>(entries.size());
 }
 
-int64_t Dataset::AddSynthetic(const SyntheticSpeechConfig& config, uint64_t seed, int num_threads) {
+int64_t Dataset::AddSynthetic(const SyntheticSpeechConfig& config, uint64_t seed, int num_threads,
+                              const std::map<std::string, UniformRange>& rate_by_label) {
   config.Validate();
+  for (const auto& [label, range] : rate_by_label) range.Validate("rate for label '" + label + "'", 0.25, 4.0);
   if (config.examples_per_text == 0) return 0;
 
   // Engines and their voices (all, or the listed ones).
@@ -360,6 +362,8 @@ int64_t Dataset::AddSynthetic(const SyntheticSpeechConfig& config, uint64_t seed
     const std::string where = "data.synthetic.texts[" + std::to_string(i) + "]";
     int32_t class_index = -1;
     std::vector<int32_t> tokens;
+    const auto own_rate = rate_by_label.find(label);
+    const UniformRange& rate = own_rate == rate_by_label.end() ? config.rate : own_rate->second;
     if (type_ == TargetType::kClass) {
       class_index = ClassIndex(label, where);
     } else {
@@ -384,7 +388,7 @@ int64_t Dataset::AddSynthetic(const SyntheticSpeechConfig& config, uint64_t seed
       job.spec.voice = voices[order[job.engine][next[job.engine]++ % voices.size()]];
       job.spec.text = text;
       // Rounded to 3 decimals: the value synthesised is the value in the cache key and the example id.
-      job.spec.rate = std::round(UniformIn(config.rate, rng) * 1000.0) / 1000.0;
+      job.spec.rate = std::round(UniformIn(rate, rng) * 1000.0) / 1000.0;
       job.spec.pitch = std::round(UniformIn(config.pitch, rng) * 1000.0) / 1000.0;
       job.spec.seed = 0;  // variety comes from voice, rate and pitch; a fixed seed lets runs share the cache
       job.label = class_index;

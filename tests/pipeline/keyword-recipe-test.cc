@@ -135,6 +135,9 @@ TEST_CASE("KeywordRecipeConfig::Validate names the field", "[keyword][recipe]") 
   c.rate = {2.0, 1.0};
   CHECK_THROWS_WITH(c.Validate(), Contains("keyword.rate.max"));
   c.rate = {0.8, 1.2};
+  c.keyword_rate = {0.1, 1.0};
+  CHECK_THROWS_WITH(c.Validate(), Contains("keyword.keyword_rate.min = 0.1"));
+  c.keyword_rate = {0.5, 1.1};
   c.abrupt_starts = 1.5;
   CHECK_THROWS_WITH(c.Validate(), Contains("keyword.abrupt_starts = 1.5") && Contains("expected a share in [0, 1]"));
   c.abrupt_starts = 0.5;

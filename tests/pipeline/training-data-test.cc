@@ -505,6 +505,33 @@ TEST_CASE("dataset: synthetic keyword examples from their spelling", "[training-
       CHECK(ex.audio->sample_rate_hz == bare.audio->sample_rate_hz);
     }
   }
+  {  // rate_by_label: "yes" gets its own rate range; "house" keeps its voice, rate and pitch (same draws)
+    Dataset slow(TargetType::kClass, {"yes", "no", "_unknown_"}, SmallFeatures());
+    slow.AddSynthetic(s, 17, 1, {{"yes", {0.5, 0.6}}});
+    REQUIRE(slow.Size() == data.Size());
+    int yes = 0;
+    for (int64_t i = 0; i < data.Size(); ++i) {
+      const Example& ex = slow.At(i);
+      const Example& before = data.At(i);
+      INFO(ex.id);
+      REQUIRE(ex.synthesis.has_value());
+      CHECK(ex.synthesis->voice == before.synthesis->voice);
+      CHECK(ex.synthesis->pitch == before.synthesis->pitch);
+      if (ex.synthesis->text == "yes") {
+        ++yes;
+        CHECK(ex.synthesis->rate >= 0.5);
+        CHECK(ex.synthesis->rate <= 0.6);
+        CHECK(ex.synthesis->rate < before.synthesis->rate);
+        CHECK(ex.id != before.id);
+      } else {
+        CHECK(ex.id == before.id);
+        CHECK((ex.audio->samples == before.audio->samples));
+      }
+    }
+    CHECK(yes == s.examples_per_text);
+    CHECK_THROWS_MATCHES(slow.AddSynthetic(s, 17, 1, {{"yes", {0.1, 0.6}}}), ConfigError,
+                         HasMessage(".min = 0.1", "rate for label 'yes'"));
+  }
   {  // a label the model cannot emit
     s.texts = {"maybe"};
     CHECK_THROWS_MATCHES(data.AddSynthetic(s, 1), ConfigError,
