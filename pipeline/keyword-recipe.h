@@ -72,7 +72,8 @@ struct KeywordRecipeConfig {
   UniformRange rate{0.7, 1.3};         // speaking-rate factor of the synthetic negatives
   // Speaking-rate factor of the keyword's synthetic positives. The engines say a word faster than people do
   // (docs/keywords.md, "Results"), but positives slower than the negatives teach the model that slow speech is
-  // the keyword (jarvis: 16.7% -> 45.3% misses with 0.5-1.1 here), so the default is the negatives' range.
+  // the keyword (jarvis, two members: 16.7% -> 45.3% misses with 0.5-1.1 here), so the default is the
+  // negatives' range.
   UniformRange keyword_rate{0.7, 1.3};
   UniformRange pitch{0.75, 1.35};
   // Speed perturbation of the training clips (data.loader.augmentation.speed.factor, half of the clips).
