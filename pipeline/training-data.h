@@ -186,7 +186,7 @@ class Dataset {
   // Synthesises `config` (through its cache) on `num_threads` threads; returns the number added.
   // Voices are taken in turn per text; rate and pitch drawn from a generator seeded by `seed`.
   // `rate_by_label` gives texts of some labels their own speaking-rate range instead of config.rate (ossicle
-  // keyword-train speaks its keyword slower than the negatives); the draws stay the same in number and order,
+  // keyword-train's recipe key keyword_rate); the draws stay the same in number and order,
   // so the other texts get the voices, rates and pitches they would get without it.
   int64_t AddSynthetic(const SyntheticSpeechConfig& config, uint64_t seed, int num_threads = 2,
                        const std::map<std::string, UniformRange>& rate_by_label = {});
