@@ -94,6 +94,10 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
   CheckProbability(bl, band_limit.probability);
   band_limit.sample_rate_hz.Validate(JoinKey(bl, "sample_rate_hz"), 2000.0, 96000.0);
 
+  const std::string ds = JoinKey(key_path, "digital_silence");
+  CheckProbability(ds, digital_silence.probability);
+  digital_silence.pad_s.Validate(JoinKey(ds, "pad_s"), 0.0, 10.0);
+
   const std::string sa = JoinKey(key_path, "spec_augment");
   CheckProbability(sa, spec_augment.probability);
   CheckIntRange(sa, "time_masks", spec_augment.time_masks, 0, 100);
@@ -107,7 +111,8 @@ void AugmentationConfig::Validate(std::string_view key_path) const {
 
 bool AugmentationConfig::AnyWaveform() const {
   return edge_cut.probability > 0 || speed.probability > 0 || shift.probability > 0 || reverb.probability > 0 ||
-         noise.probability > 0 || gain.probability > 0 || band_limit.probability > 0;
+         noise.probability > 0 || gain.probability > 0 || band_limit.probability > 0 ||
+         digital_silence.probability > 0;
 }
 
 // ---- random numbers ----
@@ -213,6 +218,14 @@ std::vector<float> CutEdges(std::span<const float> samples, int64_t start, int64
   start = std::clamp<int64_t>(start, 0, n / 3);
   end = std::clamp<int64_t>(end, 0, n / 3);
   return {samples.begin() + start, samples.end() - end};
+}
+
+std::vector<float> PadWithZeros(std::span<const float> samples, int64_t start, int64_t end) {
+  start = std::max<int64_t>(start, 0);
+  end = std::max<int64_t>(end, 0);
+  std::vector<float> out(static_cast<size_t>(start) + samples.size() + static_cast<size_t>(end), 0.0f);
+  std::copy(samples.begin(), samples.end(), out.begin() + start);
+  return out;
 }
 
 std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz) {
@@ -405,7 +418,8 @@ bool Augmenter::EdgeCutApplies(std::string_view label) const {
   return std::find(edge_cut_labels_.begin(), edge_cut_labels_.end(), label) != edge_cut_labels_.end();
 }
 
-void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng, std::string_view label) const {
+ZeroPadding Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng,
+                                       std::string_view label) const {
   const AugmentationConfig& c = config_;
   if (c.edge_cut.probability > 0 && EdgeCutApplies(label) && Uniform01(rng) < c.edge_cut.probability) {
     const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
@@ -440,6 +454,16 @@ void Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rn
   if (c.band_limit.probability > 0 && Uniform01(rng) < c.band_limit.probability) {
     samples = BandLimit(samples, sample_rate_hz_, UniformIn(c.band_limit.sample_rate_hz, rng));
   }
+  ZeroPadding pad;
+  if (c.digital_silence.probability > 0 && Uniform01(rng) < c.digital_silence.probability) {
+    const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
+    const bool at_start = which < 1.0 / 3.0 || which >= 2.0 / 3.0;
+    const bool at_end = which >= 1.0 / 3.0;
+    if (at_start) pad.start = std::llround(UniformIn(c.digital_silence.pad_s, rng) * sample_rate_hz_);
+    if (at_end) pad.end = std::llround(UniformIn(c.digital_silence.pad_s, rng) * sample_rate_hz_);
+    samples = PadWithZeros(samples, pad.start, pad.end);
+  }
+  return pad;
 }
 
 void Augmenter::ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,

@@ -12,7 +12,8 @@
 //   features = ComputeFeatures(...);
 //   augmenter.ApplyToFeatures(features.data, features.num_frames, dim, base_dim, rng);
 //
-// Waveform order: speed -> time shift -> reverb -> noise -> gain -> band limit, each applied with its own
+// Waveform order: edge cut -> speed -> time shift -> reverb -> noise -> gain -> band limit -> digital
+// silence, each applied with its own
 // probability (the room reverberates the voice; the noise is added at the microphone). The noise
 // is scaled against the power of the (speed-changed, shifted) signal, so the SNR holds exactly over the
 // whole clip; the gain then scales signal and noise together and leaves the SNR unchanged.
@@ -206,6 +207,23 @@ struct EdgeCutAugmentConfig {
   }
 };
 
+// Digital silence: exact zeros are added at the clip's start, its end or both (one of the three, equally
+// likely), pad_s long each, as in a file that was edited or padded to a fixed length (the "alexa" recordings
+// of ../shared/data/wake-words end in 0.5 s of zeros). Applied last, after the noise and the gain, so the
+// padding stays exactly 0 (the features' dither is all it holds). Like band_limit it draws nothing while its
+// probability is 0. ApplyToWaveform reports the padding, so that frame targets can treat those frames as
+// quiet whatever the clip's levels (pipeline/frame-targets.h).
+struct DigitalSilenceAugmentConfig {
+  double probability = 0.0;
+  UniformRange pad_s{0.1, 1.0};
+
+  template <class Self, class Visitor>
+  static void Fields(Self& self, Visitor&& v) {
+    v(FieldInfo{"probability", "", "chance that an example is padded with exact zeros"}, self.probability);
+    v(FieldInfo{"pad_s", "s", "length of the zeros added at an edge, in [0, 10]"}, self.pad_s);
+  }
+};
+
 struct AugmentationConfig {
   EdgeCutAugmentConfig edge_cut;
   SpeedAugmentConfig speed;
@@ -214,6 +232,7 @@ struct AugmentationConfig {
   NoiseAugmentConfig noise;
   GainAugmentConfig gain;
   BandLimitAugmentConfig band_limit;
+  DigitalSilenceAugmentConfig digital_silence;
   SpecAugmentConfig spec_augment;
 
   template <class Self, class Visitor>
@@ -226,6 +245,8 @@ struct AugmentationConfig {
     v(FieldInfo{"gain", "", "random gain"}, self.gain);
     v(FieldInfo{"band_limit", "", "pass through a lower sample rate (the recording channel), after the gain"},
       self.band_limit);
+    v(FieldInfo{"digital_silence", "", "exact zeros at the start or end (last: an edited or padded file)"},
+      self.digital_silence);
     v(FieldInfo{"spec_augment", "", "time and frequency masks on the features"}, self.spec_augment);
   }
 
@@ -235,7 +256,7 @@ struct AugmentationConfig {
   void Validate(std::string_view key_path = "augmentation") const;
 
   // True when some waveform augmentation can happen (any of edge_cut, speed, shift, reverb, noise, gain,
-  // band_limit has probability > 0).
+  // band_limit, digital_silence has probability > 0).
   bool AnyWaveform() const;
 };
 
@@ -256,6 +277,8 @@ std::vector<float> ChangeSpeed(std::span<const float> samples, double factor);
 void ShiftSamples(std::vector<float>& samples, int64_t shift);
 // The samples without their first `start` and last `end` (each clamped to [0, size / 3]).
 std::vector<float> CutEdges(std::span<const float> samples, int64_t start, int64_t end);
+// `start` zeros, the samples, then `end` zeros (negative counts are 0).
+std::vector<float> PadWithZeros(std::span<const float> samples, int64_t start, int64_t end);
 // Resamples `samples` (at rate_hz) to via_hz and back, keeping the length: nothing above via_hz / 2 is left.
 // Unchanged when via_hz >= rate_hz.
 std::vector<float> BandLimit(std::span<const float> samples, double rate_hz, double via_hz);
@@ -290,6 +313,12 @@ struct SpecMask {
 std::vector<SpecMask> ApplySpecAugment(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
                                        const SpecAugmentConfig& config, std::mt19937_64& rng);
 
+// The digital silence ApplyToWaveform added: zeros at the start and at the end, in samples.
+struct ZeroPadding {
+  int64_t start = 0;
+  int64_t end = 0;
+};
+
 // Applies an AugmentationConfig; holds the background audio (decoded lazily, resampled to the rate given).
 class Augmenter {
  public:
@@ -302,9 +331,10 @@ class Augmenter {
 
   const AugmentationConfig& Config() const { return config_; }
 
-  // Edge cut, speed, shift, reverb, noise, gain, band limit (each with its probability), in place. `label`: the
-  // example's class name, for edge_cut.labels (empty: no class).
-  void ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng, std::string_view label = {}) const;
+  // Edge cut, speed, shift, reverb, noise, gain, band limit, digital silence (each with its probability), in
+  // place. `label`: the example's class name, for edge_cut.labels (empty: no class). Returns the digital
+  // silence added (zeros when none).
+  ZeroPadding ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng, std::string_view label = {}) const;
   // SpecAugment with its probability.
   void ApplyToFeatures(std::span<float> frames, int64_t num_frames, int dim, int base_dim,
                        std::mt19937_64& rng) const;

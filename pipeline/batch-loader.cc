@@ -137,8 +137,10 @@ struct BatchLoader::Shared {
     return (fs::path(config.cache_dir) / name).string();
   }
 
-  // Features of one example: from the cache when clean, else computed (and stored when clean).
-  FeatureMatrix Features(int64_t index, std::mt19937_64& rng) const {
+  // Features of one example: from the cache when clean, else computed (and stored when clean). `zero_frames`:
+  // the frames inside digital silence the augmentation added.
+  FeatureMatrix Features(int64_t index, std::mt19937_64& rng, ZeroPadding* zero_frames) const {
+    *zero_frames = {};
     const int dim = dataset->Features().Dim();
     if (!WaveformAugmented()) {
       const std::string path = CachePath(index);
@@ -164,12 +166,15 @@ struct BatchLoader::Shared {
     std::vector<float> wave = dataset->LoadWaveform(index);
     const Example& ex = dataset->At(index);
     const bool has_class = dataset->Type() == TargetType::kClass && ex.label >= 0;
-    augmenter->ApplyToWaveform(wave, rng,
-                               has_class ? std::string_view(dataset->Labels()[static_cast<size_t>(ex.label)]) : "");
+    const ZeroPadding pad = augmenter->ApplyToWaveform(
+        wave, rng, has_class ? std::string_view(dataset->Labels()[static_cast<size_t>(ex.label)]) : "");
     FeatureMatrix f = ComputeFeatures(dataset->Features(), wave, dataset->GlobalCmvn());
     if (f.num_frames == 0) {
       throw AudioError(dataset->At(index).origin + ": the augmented audio (" + std::to_string(wave.size()) +
                        " samples) yields no feature frame");
+    }
+    if (pad.start > 0 || pad.end > 0) {
+      *zero_frames = FramesInZeroPadding(dataset->Features().frame, static_cast<int64_t>(wave.size()), pad);
     }
     return f;
   }
@@ -198,14 +203,17 @@ struct BatchLoader::Shared {
     feats.reserve(indices.size());
     int64_t longest = 0;
     const FeatureConfig& fc = dataset->Features();
-    for (int64_t index : indices) {
+    std::vector<ZeroPadding> zero_frames(indices.size());
+    for (size_t i = 0; i < indices.size(); ++i) {
+      const int64_t index = indices[i];
       std::mt19937_64 rng(ExampleSeed(index));
-      FeatureMatrix f = Features(index, rng);
+      FeatureMatrix f = Features(index, rng, &zero_frames[i]);
       if (augmenter) augmenter->ApplyToFeatures(f.data, f.num_frames, f.dim, fc.BaseDim(), rng);
       longest = std::max(longest, f.num_frames);
       feats.push_back(std::move(f));
     }
     TrainingBatch out;
+    out.zero_frames = std::move(zero_frames);
     const int dim = fc.Dim();
     out.features.max_frames = longest;
     out.features.data = MatrixF::Zero(b * longest, dim);
@@ -252,6 +260,15 @@ struct BatchLoader::Shared {
     }
   }
 };
+
+ZeroPadding FramesInZeroPadding(const FrameConfig& frame, int64_t num_samples, const ZeroPadding& pad) {
+  const int64_t frames = NumFrames(frame, num_samples);
+  const int64_t window = frame.WindowSamples();
+  ZeroPadding out;
+  while (out.start < frames && FrameStart(frame, out.start) + window <= pad.start) ++out.start;
+  while (out.start + out.end < frames && FrameStart(frame, frames - 1 - out.end) >= num_samples - pad.end) ++out.end;
+  return out;
+}
 
 BatchLoader::BatchLoader(const Dataset& dataset, const DataConfig& config, uint64_t seed, int64_t epoch, bool train,
                          int64_t first_batch)

@@ -31,7 +31,8 @@ FrameTargetRule FrameTargetRule::ForLabels(const std::vector<std::string>& label
   return r;
 }
 
-void FrameTargetRule::Fill(const Eigen::Ref<const MatrixF>& features, int32_t label, std::span<int32_t> out) const {
+void FrameTargetRule::Fill(const Eigen::Ref<const MatrixF>& features, int32_t label, std::span<int32_t> out,
+                           int64_t zero_start, int64_t zero_end) const {
   const auto len = static_cast<size_t>(features.rows());
   if (out.size() != len) {
     throw std::invalid_argument("FrameTargetRule::Fill: " + std::to_string(out.size()) + " targets for " +
@@ -41,8 +42,16 @@ void FrameTargetRule::Fill(const Eigen::Ref<const MatrixF>& features, int32_t la
   const bool filler = label >= 0 && static_cast<size_t>(label) < is_filler_.size() && is_filler_[static_cast<size_t>(label)];
   if (mode_ != FrameTargets::kSpeech || filler || len == 0) return;
 
-  std::vector<float> level(len);
-  for (size_t t = 0; t < len; ++t) level[t] = features.row(static_cast<Eigen::Index>(t)).mean();
+  // The frames between the digital silence at the edges carry the levels.
+  const size_t first = std::min(static_cast<size_t>(std::max<int64_t>(zero_start, 0)), len);
+  const size_t last = len - std::min(static_cast<size_t>(std::max<int64_t>(zero_end, 0)), len - first);
+  const int32_t quiet = silence_ >= 0 ? silence_ : ignore_index_;
+  std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(first), quiet);
+  std::fill(out.begin() + static_cast<std::ptrdiff_t>(last), out.end(), quiet);
+  if (first == last) return;
+
+  std::vector<float> level(last - first);
+  for (size_t t = first; t < last; ++t) level[t - first] = features.row(static_cast<Eigen::Index>(t)).mean();
   std::vector<float> sorted = level;
   std::sort(sorted.begin(), sorted.end());
   const float lo = Percentile(sorted, 0.10f);
@@ -50,10 +59,10 @@ void FrameTargetRule::Fill(const Eigen::Ref<const MatrixF>& features, int32_t la
   if (!(hi - lo >= kMinLevelRange)) return;  // flat clip (or NaN): the label everywhere
   const float speech_from = lo + kSpeechFraction * (hi - lo);
   const float quiet_to = lo + kQuietFraction * (hi - lo);
-  const int32_t quiet = silence_ >= 0 ? silence_ : ignore_index_;
-  for (size_t t = 0; t < len; ++t) {
-    if (level[t] >= speech_from) continue;
-    out[t] = level[t] <= quiet_to ? quiet : ignore_index_;
+  for (size_t t = first; t < last; ++t) {
+    const float l = level[t - first];
+    if (l >= speech_from) continue;
+    out[t] = l <= quiet_to ? quiet : ignore_index_;
   }
 }
 

@@ -15,6 +15,9 @@
 //                                                                       else ignore_index
 //   between otherwise                                                -> ignore_index (onsets, fades)
 // A clip with hi - lo < kMinLevelRange (flat: all speech or all noise) carries its label on every frame.
+// Frames known to be digital silence (zeros the augmentation added at the clip's start and end: Fill's
+// zero_start, zero_end) are quiet in a keyword clip and stay out of lo and hi, so that a padded clip's noise
+// floor is not taken for speech.
 // Decision (kSpeech): the keyword with the largest frame log-probability if that posterior reaches 0.5,
 // else the filler with the largest summed log-probability (the best keyword when there is no filler).
 #pragma once
@@ -38,8 +41,10 @@ class FrameTargetRule {
   // `labels`: the experiment's class names in output order.
   static FrameTargetRule ForLabels(const std::vector<std::string>& labels, FrameTargets mode, int32_t ignore_index);
 
-  // Writes the targets of one clip (features: its `len` rows, [len, dim]) into `out` (len values).
-  void Fill(const Eigen::Ref<const MatrixF>& features, int32_t label, std::span<int32_t> out) const;
+  // Writes the targets of one clip (features: its `len` rows, [len, dim]) into `out` (len values). Its first
+  // zero_start and last zero_end frames are digital silence (see above; clamped to the clip).
+  void Fill(const Eigen::Ref<const MatrixF>& features, int32_t label, std::span<int32_t> out,
+            int64_t zero_start = 0, int64_t zero_end = 0) const;
   // The decided class of one clip from its frame log-probabilities [len, classes] (len > 0).
   Eigen::Index Decide(const Eigen::Ref<const MatrixF>& log_probs) const;
 

@@ -137,6 +137,7 @@ void KeywordRecipeConfig::Validate(std::string_view path) const {
   AugmentationConfig augmentation;
   augmentation.reverb = reverb;
   augmentation.edge_cut = edge_cut;
+  augmentation.digital_silence = digital_silence;
   augmentation.Validate(p);
   at_least("other_words", other_words, 0);
   at_least("sentences", sentences, 0);
@@ -657,6 +658,11 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
       << q((d / "background-train.tsv").string()) << "}\n";
   } else {
     y << "      noise: {probability: 0.7, snr_db: {min: 0, max: 25}, white_weight: 1, pink_weight: 1}\n";
+  }
+  if (recipe.digital_silence.probability > 0) {
+    const DigitalSilenceAugmentConfig& z = recipe.digital_silence;
+    y << "      digital_silence: {probability: " << num(z.probability) << ", pad_s: {min: " << num(z.pad_s.min)
+      << ", max: " << num(z.pad_s.max) << "}}\n";
   }
   y << "      spec_augment: {probability: 0.5, time_masks: 1, max_time_mask_frames: 8, freq_masks: 1,\n"
        "                     max_freq_mask_bins: 5}\n";

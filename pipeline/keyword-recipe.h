@@ -68,6 +68,9 @@ struct KeywordRecipeConfig {
   // Negatives (every `_unknown_` clip, real and synthetic) cut at their start or end (augmentation.edge_cut),
   // so that a file that starts or ends inside a sound is no keyword; probability 0 = off.
   EdgeCutAugmentConfig edge_cut{0.0, {0.05, 0.3}, "_unknown_"};
+  // Training clips (keyword and negatives alike) padded with exact zeros at their start or end
+  // (augmentation.digital_silence), as edited or fixed-length files are; probability 0 = off.
+  DigitalSilenceAugmentConfig digital_silence{0.0, {0.1, 1.0}};
   std::vector<std::string> engines = {"espeak-ng", "espeak-ng", "flite", "espeak-ng", "festival"};
   UniformRange rate{0.7, 1.3};         // speaking-rate factor of the synthetic negatives
   // Speaking-rate factor of the keyword's synthetic positives. The engines say a word faster than people do
@@ -118,6 +121,9 @@ struct KeywordRecipeConfig {
     v(FieldInfo{"edge_cut", "",
                 "negatives cut at their start or end: data.loader.augmentation.edge_cut (off by default)"},
       self.edge_cut);
+    v(FieldInfo{"digital_silence", "",
+                "training clips padded with exact zeros: data.loader.augmentation.digital_silence (off by default)"},
+      self.digital_silence);
     v(FieldInfo{"engines", "", "speech engines taking turns (repeat one to give it a larger share)"},
       self.engines);
     v(FieldInfo{"rate", "", "speaking-rate factor range of the synthetic negatives"}, self.rate);

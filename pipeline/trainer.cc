@@ -409,7 +409,9 @@ struct Trainer::Impl {
       const int64_t row0 = static_cast<int64_t>(i) * frames;
       const int64_t len = b.features.lengths[i];
       frame_rule.Fill(b.features.data.middleRows(static_cast<Eigen::Index>(row0), static_cast<Eigen::Index>(len)),
-                      b.labels[i], std::span<int32_t>(targets).subspan(static_cast<size_t>(row0), static_cast<size_t>(len)));
+                      b.labels[i], std::span<int32_t>(targets).subspan(static_cast<size_t>(row0), static_cast<size_t>(len)),
+                      i < b.zero_frames.size() ? b.zero_frames[i].start : 0,
+                      i < b.zero_frames.size() ? b.zero_frames[i].end : 0);
     }
     return FrameCrossEntropy(out.log_probs, targets, config.training.cross_entropy, d_logits,
                              config.training.num_threads);

@@ -232,7 +232,14 @@ struct TrainingBatch {
   std::vector<std::vector<int32_t>> tokens;    // kTokens: B token sequences (else empty)
   std::vector<std::string> ids;                // B example ids
   std::vector<int64_t> indices;                // B indices into the Dataset
+  std::vector<ZeroPadding> zero_frames;        // B: frames wholly inside the digital silence the augmentation
+                                               // added at the start and end ({0, 0} when none)
 };
+
+// The frames of a clip of num_samples samples (framed by `frame`) that lie wholly inside `pad` zeros added at
+// its start and end: {frames at the start, frames at the end}, together at most NumFrames. For the centred
+// paddings a frame reaching past the signal counts when the padding is at least a window long.
+ZeroPadding FramesInZeroPadding(const FrameConfig& frame, int64_t num_samples, const ZeroPadding& pad);
 
 class BatchLoader {
  public:

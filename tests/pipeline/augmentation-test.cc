@@ -2,6 +2,7 @@
 
 #include <sndfile.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
@@ -239,6 +240,66 @@ TEST_CASE("augmentation: edge cut shortens the clips of its labels only, by at m
   CHECK(x.size() < ramp.size());
 }
 
+TEST_CASE("augmentation: digital silence pads exact zeros at the start, the end or both, and reports them",
+          "[augmentation]") {
+  const std::vector<float> x{0.5f, -0.25f, 0.125f};
+  CHECK(PadWithZeros(x, 2, 1) == std::vector<float>{0, 0, 0.5f, -0.25f, 0.125f, 0});
+  CHECK(PadWithZeros(x, -3, 0) == x);
+
+  std::vector<float> ramp(300);
+  for (size_t i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<float>(i + 1);
+  AugmentationConfig config;
+  config.digital_silence = {1.0, {0.1, 0.1}};  // 100 samples at 1000 Hz
+  CHECK(config.AnyWaveform());
+  const Augmenter aug(config, 1000);
+  int start_padded = 0, end_padded = 0;
+  for (uint64_t seed = 0; seed < 60; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> y = ramp;
+    const ZeroPadding pad = aug.ApplyToWaveform(y, rng);
+    REQUIRE((pad.start == 0 || pad.start == 100));
+    REQUIRE((pad.end == 0 || pad.end == 100));
+    REQUIRE(pad.start + pad.end > 0);
+    REQUIRE(y.size() == ramp.size() + static_cast<size_t>(pad.start + pad.end));
+    // The clip itself is untouched between the zeros.
+    CHECK(std::vector<float>(y.begin() + pad.start, y.end() - pad.end) == ramp);
+    CHECK(std::all_of(y.begin(), y.begin() + pad.start, [](float v) { return v == 0.0f; }));
+    CHECK(std::all_of(y.end() - pad.end, y.end(), [](float v) { return v == 0.0f; }));
+    start_padded += pad.start > 0;
+    end_padded += pad.end > 0;
+  }
+  // Start only, end only or both, each about a third of the time: each edge about 2/3 of the time.
+  CHECK(start_padded > 25);
+  CHECK(start_padded < 55);
+  CHECK(end_padded > 25);
+  CHECK(end_padded < 55);
+
+  // Padded last: after the noise, the zeros stay exactly zero.
+  config.noise.probability = 1;
+  const Augmenter noisy(config, 1000);
+  std::mt19937_64 rng(3);
+  std::vector<float> y = ramp;
+  const ZeroPadding pad = noisy.ApplyToWaveform(y, rng);
+  CHECK(std::all_of(y.begin(), y.begin() + pad.start, [](float v) { return v == 0.0f; }));
+  CHECK(std::all_of(y.end() - pad.end, y.end(), [](float v) { return v == 0.0f; }));
+  CHECK(y[static_cast<size_t>(pad.start)] != ramp[0]);
+
+  // Off (probability 0, the default): nothing added, nothing reported, no random number drawn.
+  AugmentationConfig gain_only;
+  gain_only.gain.probability = 1;
+  AugmentationConfig gain_and_off = gain_only;
+  gain_and_off.digital_silence = {0.0, {0.5, 1.0}};
+  const Augmenter a(gain_only, 1000), b(gain_and_off, 1000);
+  std::mt19937_64 ra(7), rb(7);
+  std::vector<float> ya = ramp, yb = ramp;
+  const ZeroPadding none = b.ApplyToWaveform(yb, rb);
+  a.ApplyToWaveform(ya, ra);
+  CHECK(none.start == 0);
+  CHECK(none.end == 0);
+  CHECK(ya == yb);
+  CHECK(ra() == rb());
+}
+
 TEST_CASE("augmentation: the synthetic room response has its direct sound, decay and direct-to-reverberant ratio",
           "[augmentation]") {
   std::mt19937_64 rng(5);
@@ -425,6 +486,16 @@ TEST_CASE("augmentation: every validation rule names its field", "[augmentation]
     auto d = c;
     d.edge_cut.labels = "_unknown_,,x";
     check(d, "augmentation.edge_cut.labels = '_unknown_,,x'; expected class names separated by commas");
+  }
+  {
+    auto d = c;
+    d.digital_silence.pad_s = {0.1, 20};
+    check(d, "augmentation.digital_silence.pad_s.max = 20; expected in [0, 10]");
+  }
+  {
+    auto d = c;
+    d.digital_silence.probability = 2;
+    check(d, "augmentation.digital_silence.probability = 2; expected in [0, 1]");
   }
   {
     auto d = c;

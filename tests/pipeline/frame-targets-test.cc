@@ -63,6 +63,35 @@ TEST_CASE("frame targets speech: without _silence_ the quiet frames are ignored,
   CHECK(Fill(flat, ClipWithLevels({0.0f, 0.1f, 0.2f, 0.1f}), 3) == std::vector<int32_t>(4, 3));
 }
 
+TEST_CASE("frame targets speech: digital silence at the edges is quiet and stays out of the levels",
+          "[pipeline][training][frame-targets]") {
+  const auto rule = FrameTargetRule::ForLabels(kLabels, FrameTargets::kSpeech, kIgnore);
+  // Levels() with 6 frames of digital silence (level -10) before it and 4 after.
+  std::vector<float> padded(6, -10.0f);
+  for (float l : Levels()) padded.push_back(l);
+  padded.insert(padded.end(), 4, -10.0f);
+  const MatrixF clip = ClipWithLevels(padded);
+  // Told nothing, the rule measures from the silence (10th percentile -10, speech from -4), and the clip's
+  // quiet frames (-1) count as the keyword.
+  std::vector<int32_t> blind = Fill(rule, clip, 2);
+  CHECK(blind[6] == 2);
+  CHECK(blind[0] == 0);
+  // Told where the zeros are: those frames are _silence_, the rest exactly as without the padding.
+  std::vector<int32_t> out(padded.size(), 99);
+  rule.Fill(clip, 2, out, 6, 4);
+  std::vector<int32_t> expected(6, 0);
+  for (int32_t v : std::vector<int32_t>{0, 0, 0, 0, -1, 2, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, 0, 0, 0, 0}) expected.push_back(v);
+  expected.insert(expected.end(), 4, 0);
+  CHECK(out == expected);
+  // A filler clip keeps its label everywhere; padding counts larger than the clip are clamped.
+  std::vector<int32_t> filler(padded.size(), 99);
+  rule.Fill(clip, 1, filler, 6, 4);
+  CHECK(filler == std::vector<int32_t>(padded.size(), 1));
+  std::vector<int32_t> all(padded.size(), 99);
+  rule.Fill(clip, 2, all, 100, 100);
+  CHECK(all == std::vector<int32_t>(padded.size(), 0));
+}
+
 TEST_CASE("frame targets clip: every frame carries the clip's label", "[pipeline][training][frame-targets]") {
   const auto rule = FrameTargetRule::ForLabels(kLabels, FrameTargets::kClip, kIgnore);
   CHECK(Fill(rule, ClipWithLevels(Levels()), 2) == std::vector<int32_t>(20, 2));

@@ -303,6 +303,17 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(cut.loader.augmentation.edge_cut.cut_s.min == 0.05);
   CHECK(cut.loader.augmentation.edge_cut.cut_s.max == 0.3);
   CHECK(cut.loader.augmentation.edge_cut.labels == "_unknown_");
+  // No digital silence by default; recipe.digital_silence reaches augmentation.digital_silence.
+  CHECK(config.loader.augmentation.digital_silence.probability == 0);
+  recipe.digital_silence = {0.3, {0.2, 0.9}};
+  const ExperimentConfig zeros =
+      ParseExperimentConfig(YAML::Load(KeywordExperimentYaml(recipe, plan, dir.string())), YamlSource{"generated", dir});
+  CHECK(zeros.loader.augmentation.digital_silence.probability == 0.3);
+  CHECK(zeros.loader.augmentation.digital_silence.pad_s.min == 0.2);
+  CHECK(zeros.loader.augmentation.digital_silence.pad_s.max == 0.9);
+  recipe.digital_silence.pad_s = {0.2, 12};
+  CHECK_THROWS_WITH(recipe.Validate(), Contains("digital_silence.pad_s.max = 12"));
+  recipe.digital_silence = {};
   // Speed perturbation 0.85-1.15 by default; recipe.speed reaches augmentation.speed.factor.
   CHECK(config.loader.augmentation.speed.factor.min == 0.85);
   CHECK(config.loader.augmentation.speed.factor.max == 1.15);

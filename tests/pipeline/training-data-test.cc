@@ -75,6 +75,11 @@ void CheckSameBatches(const std::vector<TrainingBatch>& a, const std::vector<Tra
     CHECK(a[k].features.max_frames == b[k].features.max_frames);
     REQUIRE(a[k].features.data.rows() == b[k].features.data.rows());
     CHECK((a[k].features.data == b[k].features.data));
+    REQUIRE(a[k].zero_frames.size() == b[k].zero_frames.size());
+    for (size_t i = 0; i < a[k].zero_frames.size(); ++i) {
+      CHECK(a[k].zero_frames[i].start == b[k].zero_frames[i].start);
+      CHECK(a[k].zero_frames[i].end == b[k].zero_frames[i].end);
+    }
   }
 }
 
@@ -220,6 +225,52 @@ TEST_CASE("batches: same seed gives the same batches with 2 workers, with augmen
     TrainingBatch batch;
     CHECK(loader.Next(&batch));
     CHECK(loader.BatchesDelivered() == 1);
+  }
+}
+
+TEST_CASE("batches: digital silence is reported as the frames it fills", "[training-data]") {
+  // Snip-edges frames of 400 samples every 160 (16 kHz, 25 / 10 ms).
+  const FrameConfig frame = SmallFeatures().frame;
+  ZeroPadding f = FramesInZeroPadding(frame, 1600 + 16000 + 800, {1600, 800});
+  CHECK(f.start == 8);  // 160 t + 400 <= 1600: t = 0..7
+  CHECK(f.end == 3);    // 113 frames; those starting at or after 17600: t = 110..112
+  f = FramesInZeroPadding(frame, 16000, {0, 0});
+  CHECK(f.start == 0);
+  CHECK(f.end == 0);
+  f = FramesInZeroPadding(frame, 1000, {1000, 1000});  // all zeros: 4 frames, counted once
+  CHECK(f.start == 4);
+  CHECK(f.end == 0);
+
+  ScopedTempDir tmp;
+  const std::string manifest = WriteToneSet(tmp.path(), 6);
+  Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
+  data.AddManifest(manifest, LabelColumns());
+  DataConfig config;
+  config.batch_size = 3;
+  config.workers = 0;
+  config.augmentation.gain.probability = 1;
+  for (const TrainingBatch& b : AllBatches(data, config, 5, 0)) {
+    REQUIRE(b.zero_frames.size() == b.labels.size());
+    for (const ZeroPadding& z : b.zero_frames) CHECK(z.start + z.end == 0);
+  }
+  config.augmentation.digital_silence = {1.0, {0.1, 0.3}};
+  const auto batches = AllBatches(data, config, 5, 0);
+  CheckSameBatches(batches, AllBatches(data, config, 5, 0));
+  for (const TrainingBatch& b : batches) {
+    REQUIRE(b.zero_frames.size() == b.labels.size());
+    for (size_t i = 0; i < b.zero_frames.size(); ++i) {
+      const ZeroPadding z = b.zero_frames[i];
+      const int64_t len = b.features.lengths[i];
+      CHECK(z.start + z.end >= 8);  // at least 0.1 s at one edge
+      // The reported frames hold nothing but zeros (the log floor: dither is off); their neighbours do not.
+      const auto base = [&](int64_t t) {
+        return Eigen::VectorXf(b.features.data.block(static_cast<Eigen::Index>(i) * b.features.max_frames + t, 0, 1, 20).transpose());
+      };
+      for (int64_t t = 1; t < z.start; ++t) CHECK(base(t) == base(0));
+      if (z.start > 0) CHECK(base(z.start).sum() > base(0).sum() + 1.0f);
+      for (int64_t t = len - z.end; t < len - 1; ++t) CHECK(base(t) == base(len - 1));
+      if (z.end > 0) CHECK(base(len - z.end - 1).sum() > base(len - 1).sum() + 1.0f);
+    }
   }
 }
 
