@@ -16,6 +16,9 @@ void CmvnConfig::Validate(std::string_view path) const {
   if (mode == CmvnMode::kGlobal && stats_file.empty()) {
     throw ConfigError(RuleMessage(path, "stats_file", stats_file, "a statistics file in global mode"));
   }
+  if (skip_digital_silence && mode != CmvnMode::kUtterance) {
+    throw ConfigError(RuleMessage(path, "skip_digital_silence", skip_digital_silence, "false unless mode is utterance"));
+  }
 }
 
 void CmvnStats::Add(std::span<const float> frame) {

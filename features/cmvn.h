@@ -4,6 +4,10 @@
 //   global:    statistics accumulated over a data set and saved (CmvnStats::Save / Load, JSON)
 //   sliding:   causal window of the last window_frames frames, current frame included (streaming)
 // x' = x - mean, and with normalize_variance x' = (x - mean) / sqrt(max(var, kVarianceFloor)).
+// skip_digital_silence (utterance mode): frames whose samples are all exactly 0 (before dither) stay out of the
+// statistics, though they are normalised with them, so that a file padded with zeros (an edited or fixed-length
+// recording) gives its speech the same features as the file without the padding. An input of nothing but
+// zeros uses all its frames.
 #pragma once
 
 #include <array>
@@ -32,6 +36,7 @@ struct CmvnConfig {
   bool normalize_variance = false;
   int window_frames = 600;   // sliding mode: frames in the causal window
   std::string stats_file;    // global mode: JSON written by CmvnStats::Save
+  bool skip_digital_silence = false;  // utterance mode: all-zero frames stay out of the statistics
 
   template <class Self, class V>
   static void Fields(Self& self, V&& v) {
@@ -39,6 +44,8 @@ struct CmvnConfig {
     v(FieldInfo{"normalize_variance", "", "also divide by the standard deviation"}, self.normalize_variance);
     v(FieldInfo{"window_frames", "frames", "sliding mode: causal window length"}, self.window_frames);
     v(FieldInfo{"stats_file", "path", "global mode: statistics file (JSON)"}, self.stats_file);
+    v(FieldInfo{"skip_digital_silence", "", "utterance mode: frames of exact zeros stay out of the statistics"},
+      self.skip_digital_silence);
   }
   void Validate(std::string_view path = "cmvn") const;
 };

@@ -112,6 +112,9 @@ void OnlineFeatureExtractor::ComputeBaseFrames() {
       FillRawFrame(t, raw_);
       raw = raw_;
     }
+    if (config_.cmvn.skip_digital_silence) {
+      zero_frame_.push_back(std::ranges::all_of(raw, [](float v) { return v == 0.0f; }) ? 1 : 0);
+    }
     prep_.Process(raw, t, prepared_);
     spectral_.Compute(prepared_, base_.Append());
   }
@@ -154,7 +157,15 @@ void OnlineFeatureExtractor::Normalize() {
     case CmvnMode::kUtterance:
       if (!finished_ || norm_.End() == base_.End()) return;
       CmvnStats stats(config_.BaseDim());
-      for (int64_t t = base_.Begin(); t < base_.End(); ++t) stats.Add(base_.Frame(t));
+      if (c.skip_digital_silence) {
+        for (int64_t t = base_.Begin(); t < base_.End(); ++t) {
+          if (!zero_frame_[static_cast<size_t>(t - base_.Begin())]) stats.Add(base_.Frame(t));
+        }
+        zero_frame_.clear();
+      }
+      if (stats.Count() == 0) {
+        for (int64_t t = base_.Begin(); t < base_.End(); ++t) stats.Add(base_.Frame(t));
+      }
       for (int64_t t = base_.Begin(); t < base_.End(); ++t) {
         std::span<float> y = norm_.Append();
         std::ranges::copy(base_.Frame(t), y.begin());
@@ -196,6 +207,7 @@ void OnlineFeatureExtractor::Reset() {
   full_.Clear();
   sliding_ = CmvnStats(config_.BaseDim());
   sliding_begin_ = 0;
+  zero_frame_.clear();
 }
 
 FeatureMatrix ComputeFeatures(const FeatureConfig& config, std::span<const float> samples,

@@ -80,6 +80,8 @@ class OnlineFeatureExtractor {
   FrameBuffer* out_ = nullptr;               // the last stage
   CmvnStats sliding_;
   int64_t sliding_begin_ = 0;                // first frame inside the sliding window
+  std::vector<char> zero_frame_;             // cmvn.skip_digital_silence: per base frame from base_.Begin(),
+                                             // whether its samples were all 0
 
   std::vector<float> raw_;
   std::vector<double> prepared_;

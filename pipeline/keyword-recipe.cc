@@ -530,6 +530,7 @@ FeatureConfig DefaultKeywordFeatures() {
   FeatureConfig f = FeatureConfig::KaldiFbank(40);
   f.cmvn.mode = CmvnMode::kUtterance;
   f.cmvn.normalize_variance = true;
+  f.cmvn.skip_digital_silence = true;
   return f;
 }
 
@@ -620,7 +621,7 @@ std::string KeywordExperimentYaml(const KeywordRecipeConfig& recipe, const Keywo
          "          sample_scale: 32768, dither: 1, remove_dc_offset: true, preemphasis_coefficient: 0.97,\n"
          "          window: povey}\n"
          "  mel: {num_mel_bins: 40, low_freq_hz: 20, high_freq_hz: 0, scale: htk, triangles: mel}\n"
-         "  cmvn: {mode: utterance, normalize_variance: true}\n";
+         "  cmvn: {mode: utterance, normalize_variance: true, skip_digital_silence: true}\n";
   }
   y << "model: {cell: lstm, hidden_size: " << recipe.hidden_size << ", num_layers: " << recipe.num_layers
     << ", bidirectional: true, head: frame}\n";

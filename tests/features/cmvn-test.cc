@@ -225,6 +225,15 @@ TEST_CASE("CmvnConfig::Validate names the field, the value and the rule", "[feat
   c.stats_file = "";
   c.mode = CmvnMode::kNone;  // the file only matters in global mode
   CHECK_NOTHROW(c.Validate());
+
+  // Skipping digital silence is a rule of utterance statistics only.
+  c.skip_digital_silence = true;
+  CHECK_THROWS_MATCHES(c.Validate("features.cmvn"), ConfigError,
+                       HasMessage("features.cmvn.skip_digital_silence = true; expected false unless mode is utterance"));
+  c.mode = CmvnMode::kSliding;
+  CHECK_THROWS_MATCHES(c.Validate(), ConfigError, HasMessage("cmvn.skip_digital_silence = true"));
+  c.mode = CmvnMode::kUtterance;
+  CHECK_NOTHROW(c.Validate());
 }
 
 TEST_CASE("CMVN mode names", "[features][cmvn]") {

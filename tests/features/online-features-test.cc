@@ -2,6 +2,7 @@
 // fresh extractor; frames stream out before the input ends; edge cases of very short inputs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -97,6 +98,8 @@ std::vector<NamedConfig> Configs() {
   c.cmvn.normalize_variance = true;
   c.deltas.order = 2;
   out.push_back({"utterance cmvn + deltas", c});
+  c.cmvn.skip_digital_silence = true;  // TestSignal's digital silence stays out of the statistics
+  out.push_back({"utterance cmvn skipping digital silence", c});
   return out;
 }
 
@@ -138,6 +141,54 @@ TEST_CASE("global CMVN applies saved statistics and chunks like the rest", "[fea
   }
   std::mt19937 rng(5);
   RequireIdentical(norm, RunChunked(c, x, rng, 333, true, stats));
+}
+
+TEST_CASE("utterance CMVN skipping digital silence: zeros added at the edges leave the speech's frames unchanged",
+          "[features][online][cmvn]") {
+  // 480 zeros (more than a 400-sample window), 8000 samples of signal, 480 zeros.
+  std::vector<float> x(480, 0.0f);
+  for (float v : TestSignal(8000, 21)) x.push_back(v);
+  x.insert(x.end(), 480, 0.0f);
+  // The same with 1600 more zeros before it (10 frame shifts) and 3200 after it.
+  std::vector<float> padded(1600, 0.0f);
+  padded.insert(padded.end(), x.begin(), x.end());
+  padded.insert(padded.end(), 3200, 0.0f);
+
+  FeatureConfig c = FeatureConfig::KaldiFbank(20);
+  c.cmvn.mode = CmvnMode::kUtterance;
+  c.cmvn.normalize_variance = true;
+  c.cmvn.skip_digital_silence = true;
+  const FeatureMatrix a = ComputeFeatures(c, x);
+  const FeatureMatrix b = ComputeFeatures(c, padded);
+  REQUIRE(a.num_frames == 54);
+  REQUIRE(b.num_frames == 84);
+  // Frame t of x covers the same samples as frame t + 10 of the padded input: bit for bit the same features,
+  // because the frames of zeros (skipped) are the only difference.
+  for (int64_t t = 0; t < a.num_frames; ++t) {
+    for (int d = 0; d < 20; ++d) {
+      if (a.Row(t)[static_cast<size_t>(d)] != b.Row(t + 10)[static_cast<size_t>(d)]) {
+        FAIL("frame " << t << " dim " << d << ": " << a.Row(t)[static_cast<size_t>(d)] << " padded "
+                      << b.Row(t + 10)[static_cast<size_t>(d)]);
+      }
+    }
+  }
+  // Without the skip the padding moves every frame's normalised value.
+  c.cmvn.skip_digital_silence = false;
+  const FeatureMatrix a0 = ComputeFeatures(c, x);
+  const FeatureMatrix b0 = ComputeFeatures(c, padded);
+  double largest = 0;
+  for (int d = 0; d < 20; ++d) {
+    largest = std::max(largest, std::abs(static_cast<double>(a0.Row(20)[static_cast<size_t>(d)]) - b0.Row(30)[static_cast<size_t>(d)]));
+  }
+  CHECK(largest > 0.1);
+
+  // Nothing but zeros: every frame counts, as without the skip (no division by an empty count).
+  const std::vector<float> zeros(4000, 0.0f);
+  const FeatureMatrix z0 = ComputeFeatures(c, zeros);
+  c.cmvn.skip_digital_silence = true;
+  const FeatureMatrix z1 = ComputeFeatures(c, zeros);
+  RequireIdentical(z0, z1);
+  for (float v : z1.data) REQUIRE(std::isfinite(v));
 }
 
 TEST_CASE("reset then rerun equals a fresh extractor", "[features][online]") {

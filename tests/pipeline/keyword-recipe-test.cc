@@ -303,6 +303,9 @@ TEST_CASE("PlanKeywordData and the generated experiment: positives, sound-alikes
   CHECK(cut.loader.augmentation.edge_cut.cut_s.min == 0.05);
   CHECK(cut.loader.augmentation.edge_cut.cut_s.max == 0.3);
   CHECK(cut.loader.augmentation.edge_cut.labels == "_unknown_");
+  // The recipe's features leave digital silence out of the utterance CMVN statistics (docs/keywords.md).
+  CHECK(config.features.cmvn.mode == CmvnMode::kUtterance);
+  CHECK(config.features.cmvn.skip_digital_silence);
   // No digital silence by default; recipe.digital_silence reaches augmentation.digital_silence.
   CHECK(config.loader.augmentation.digital_silence.probability == 0);
   recipe.digital_silence = {0.3, {0.2, 0.9}};
