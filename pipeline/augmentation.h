@@ -8,13 +8,14 @@
 //   config.noise.background_weight = 2.0;          // 2 : 1 : 1 against white and pink noise
 //   ossicle::Augmenter augmenter(config, 16000.0);
 //   std::mt19937_64 rng(seed);
-//   augmenter.ApplyToWaveform(samples, rng);       // in place; the length changes only with speed
+//   augmenter.ApplyToWaveform(samples, rng);       // in place; the length changes with speed, edge cut
+//                                                  // and digital silence
 //   features = ComputeFeatures(...);
 //   augmenter.ApplyToFeatures(features.data, features.num_frames, dim, base_dim, rng);
 //
 // Waveform order: edge cut -> speed -> time shift -> reverb -> noise -> gain -> band limit -> digital
-// silence, each applied with its own
-// probability (the room reverberates the voice; the noise is added at the microphone). The noise
+// silence, each applied with its own probability (the room reverberates the voice; the noise is added at the
+// microphone; the zeros of an edited file come last). The noise
 // is scaled against the power of the (speed-changed, shifted) signal, so the SNR holds exactly over the
 // whole clip; the gain then scales signal and noise together and leaves the SNR unchanged.
 // Random numbers: everything is drawn from the caller's generator in a fixed order, with our own
