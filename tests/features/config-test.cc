@@ -509,8 +509,8 @@ TEST_CASE("ConfigToString writes every field, nested structs included", "[featur
                 "preemphasis_coefficient: 0.97, window: povey, periodic_window: false, fft_size: 0}, ",
                 0) == 0);
   CHECK(s.find("log_floor: 1.192092896e-07") != std::string::npos);
-  CHECK(s.find("cmvn: {mode: none, normalize_variance: false, window_frames: 600, stats_file: \"\"}") !=
-        std::string::npos);
+  CHECK(s.find("cmvn: {mode: none, normalize_variance: false, window_frames: 600, stats_file: \"\", "
+               "skip_digital_silence: false}") != std::string::npos);
   CHECK(s.find("deltas: {order: 0, window: 2}}") != std::string::npos);
 
   MelBanksConfig mel;

@@ -412,9 +412,10 @@ FeatureConfig NonDefaultConfig() {
   c.log_floor = 1.2345678901234567e-12;
   c.mfcc.num_ceps = 20;
   c.mfcc.cepstral_lifter = 26.5;
-  c.cmvn.mode = CmvnMode::kSliding;
+  c.cmvn.mode = CmvnMode::kUtterance;  // the one mode where skip_digital_silence may be true
   c.cmvn.normalize_variance = true;
   c.cmvn.window_frames = 300;
+  c.cmvn.skip_digital_silence = true;
   c.cmvn.stats_file = "/srv/stats: global.json";  // absolute (so the base folder does not apply), needs quoting
   c.deltas.order = 2;
   c.deltas.window = 3;
@@ -485,6 +486,7 @@ TEST_CASE("CollectConfigDocs: one row per leaf field, each with a type, a defaul
                                       "cmvn.normalize_variance",
                                       "cmvn.window_frames",
                                       "cmvn.stats_file",
+                                      "cmvn.skip_digital_silence",
                                       "deltas.order",
                                       "deltas.window"};
   CHECK(rows.size() == want.size());
