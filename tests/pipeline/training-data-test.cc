@@ -54,6 +54,13 @@ ManifestColumns LabelColumns() {
   return c;
 }
 
+// A class dataset (labels a, b, c) of WriteToneSet(dir, n).
+Dataset ToneDataset(const fs::path& dir, int n) {
+  Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
+  data.AddManifest(WriteToneSet(dir, n), LabelColumns());
+  return data;
+}
+
 std::vector<TrainingBatch> AllBatches(const Dataset& data, const DataConfig& config, uint64_t seed, int64_t epoch,
                                       bool train = true, int64_t first = 0) {
   BatchLoader loader(data, config, seed, epoch, train, first);
@@ -191,9 +198,7 @@ TEST_CASE("batches: padded features equal the front end's, labels and ids in ord
 
 TEST_CASE("batches: same seed gives the same batches with 2 workers, with augmentation", "[training-data][threads]") {
   ScopedTempDir tmp;
-  const std::string manifest = WriteToneSet(tmp.path(), 24);
-  Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
-  data.AddManifest(manifest, LabelColumns());
+  const Dataset data = ToneDataset(tmp.path(), 24);
   DataConfig config;
   config.batch_size = 5;
   config.bucket_pool_batches = 2;
@@ -242,9 +247,7 @@ TEST_CASE("batches: digital silence is reported as the frames it fills", "[train
   CHECK(f.end == 0);
 
   ScopedTempDir tmp;
-  const std::string manifest = WriteToneSet(tmp.path(), 6);
-  Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
-  data.AddManifest(manifest, LabelColumns());
+  const Dataset data = ToneDataset(tmp.path(), 6);
   DataConfig config;
   config.batch_size = 3;
   config.workers = 0;
@@ -276,9 +279,7 @@ TEST_CASE("batches: digital silence is reported as the frames it fills", "[train
 
 TEST_CASE("batches: the feature cache serves un-augmented features", "[training-data]") {
   ScopedTempDir tmp;
-  const std::string manifest = WriteToneSet(tmp.path(), 6);
-  Dataset data(TargetType::kClass, {"a", "b", "c"}, SmallFeatures());
-  data.AddManifest(manifest, LabelColumns());
+  const Dataset data = ToneDataset(tmp.path(), 6);
   DataConfig config;
   config.batch_size = 3;
   config.cache_dir = (tmp.path() / "cache").string();
@@ -295,7 +296,7 @@ TEST_CASE("batches: the feature cache serves un-augmented features", "[training-
     FeatureConfig other = SmallFeatures();
     other.mel.num_mel_bins = 21;
     Dataset data2(TargetType::kClass, {"a", "b", "c"}, other);
-    data2.AddManifest(manifest, LabelColumns());
+    data2.AddManifest((tmp.path() / "set.tsv").string(), LabelColumns());  // ToneDataset's manifest
     config.cache_dir = (tmp.path() / "cache").string();
     const auto b = AllBatches(data2, config, 5, 0, false);
     CHECK(b[0].features.Dim() == 42);
