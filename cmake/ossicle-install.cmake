@@ -26,7 +26,7 @@ foreach(lib features models pipeline)
   # freed wrongly by the other (heap corruption). So -march=native travels with the installed targets (the
   # build tree's own targets already get it from ossicle_warnings).
   if(OSSICLE_NATIVE)
-    target_compile_options(ossicle_${lib} INTERFACE $<INSTALL_INTERFACE:-march=native>)
+    target_compile_options(ossicle_${lib} INTERFACE "$<INSTALL_INTERFACE:${OSSICLE_NATIVE_FLAGS}>")
   endif()
   # Every header under detail/ (ossicle-${lib}.h too: the public headers include each other from there).
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/${lib}/" DESTINATION "${OSSICLE_INSTALL_DETAILDIR}/${lib}"
@@ -53,7 +53,8 @@ get_target_property(OSSICLE_PIPELINE_LINKS ossicle_pipeline LINK_LIBRARIES)
 set(OSSICLE_PC_REQUIRES "")
 set(OSSICLE_PC_CFLAGS "")
 if(OSSICLE_NATIVE)
-  set(OSSICLE_PC_CFLAGS " -march=native")
+  list(JOIN OSSICLE_NATIVE_FLAGS " " native_flags)
+  set(OSSICLE_PC_CFLAGS " ${native_flags}")
 endif()
 set(OSSICLE_PC_LIBS "")
 foreach(optional PORTAUDIO:portaudio-2.0 ALSA:alsa ESPEAK_NG:espeak-ng)
