@@ -418,16 +418,26 @@ bool Augmenter::EdgeCutApplies(std::string_view label) const {
   return std::find(edge_cut_labels_.begin(), edge_cut_labels_.end(), label) != edge_cut_labels_.end();
 }
 
+namespace {
+
+// Samples at a clip's start and end for edge_cut and digital_silence: one draw picks the start, the end or
+// both (a third each), then each picked edge draws its length in seconds from `range`.
+ZeroPadding DrawEdges(const UniformRange& range, double rate_hz, std::mt19937_64& rng) {
+  const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
+  ZeroPadding edges;
+  if (which < 1.0 / 3.0 || which >= 2.0 / 3.0) edges.start = std::llround(UniformIn(range, rng) * rate_hz);
+  if (which >= 1.0 / 3.0) edges.end = std::llround(UniformIn(range, rng) * rate_hz);
+  return edges;
+}
+
+}  // namespace
+
 ZeroPadding Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937_64& rng,
                                        std::string_view label) const {
   const AugmentationConfig& c = config_;
   if (c.edge_cut.probability > 0 && EdgeCutApplies(label) && Uniform01(rng) < c.edge_cut.probability) {
-    const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
-    const bool cut_start = which < 1.0 / 3.0 || which >= 2.0 / 3.0;
-    const bool cut_end = which >= 1.0 / 3.0;
-    const double start_s = cut_start ? UniformIn(c.edge_cut.cut_s, rng) : 0.0;
-    const double end_s = cut_end ? UniformIn(c.edge_cut.cut_s, rng) : 0.0;
-    samples = CutEdges(samples, std::llround(start_s * sample_rate_hz_), std::llround(end_s * sample_rate_hz_));
+    const ZeroPadding cut = DrawEdges(c.edge_cut.cut_s, sample_rate_hz_, rng);
+    samples = CutEdges(samples, cut.start, cut.end);
   }
   // One decision draw per step, always taken, so the sequence of draws does not depend on earlier outcomes'
   // probabilities being 0 or 1.
@@ -456,11 +466,7 @@ ZeroPadding Augmenter::ApplyToWaveform(std::vector<float>& samples, std::mt19937
   }
   ZeroPadding pad;
   if (c.digital_silence.probability > 0 && Uniform01(rng) < c.digital_silence.probability) {
-    const double which = Uniform01(rng);  // [0, 1/3): start, [1/3, 2/3): end, else both
-    const bool at_start = which < 1.0 / 3.0 || which >= 2.0 / 3.0;
-    const bool at_end = which >= 1.0 / 3.0;
-    if (at_start) pad.start = std::llround(UniformIn(c.digital_silence.pad_s, rng) * sample_rate_hz_);
-    if (at_end) pad.end = std::llround(UniformIn(c.digital_silence.pad_s, rng) * sample_rate_hz_);
+    pad = DrawEdges(c.digital_silence.pad_s, sample_rate_hz_, rng);
     samples = PadWithZeros(samples, pad.start, pad.end);
   }
   return pad;
