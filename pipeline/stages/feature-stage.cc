@@ -1,4 +1,5 @@
-// features.fbank, features.mfcc — the streaming front end (features/online-features.h) as a stage.
+// features.fbank, features.mfcc, features.model — the streaming front end (features/online-features.h) as a
+// stage. features.model computes whichever of the two a model file was trained with (match_model required).
 #include "features/errors.h"
 #include "features/online-features.h"
 #include "pipeline/stages/builtin-stages.h"
@@ -27,6 +28,25 @@ struct FeatureStageOptions {
     FeatureConfig::Fields(self.features, [&](FieldInfo info, auto& value) {
       if (info.name == "type") return;
       if (kType == FeatureType::kFbank && info.name == "mfcc") return;
+      v(info, value);
+    });
+  }
+};
+
+// features.model: no type of its own; the base is always the model's configuration (fbank or MFCC), and the
+// keys change it as for the stage of that type (mfcc keys only for an MFCC model).
+struct ModelFeatureStageOptions {
+  std::string match_model;
+  FeatureConfig features = FeatureConfig::KaldiFbank();
+
+  template <class Self, class V>
+  static void Fields(Self& self, V&& v) {
+    v(FieldInfo{"match_model", "",
+                "name of the model.rnn stage whose model file's features (fbank or mfcc) this stage computes "
+                "(required)"},
+      self.match_model);
+    FeatureConfig::Fields(self.features, [&](FieldInfo info, auto& value) {
+      if (info.name == "type") return;
       v(info, value);
     });
   }
@@ -84,6 +104,20 @@ class FeatureStage : public SimpleStage {
   std::shared_ptr<const CmvnStats> stats_;
 };
 
+// Validates the final configuration, checks the input's sample rate, builds the stage.
+std::unique_ptr<const Stage> FinishFeatureStage(const StageBuildContext& ctx, const FeatureConfig& features) {
+  ctx.WithPosition("", [&] { features.Validate(ctx.spec.name); });
+  const StreamInfo* audio = ctx.InputOn(0);
+  if (audio != nullptr && audio->sample_rate_hz != features.frame.sample_rate_hz) {
+    ctx.FailInput(0, "sample-rate mismatch: '" + ctx.spec.inputs[0] + "' delivers " + FormatValue(audio->sample_rate_hz) +
+                         " Hz but " + ctx.KeyPath("frame.sample_rate_hz") + " is " +
+                         FormatValue(features.frame.sample_rate_hz) + " Hz");
+  }
+  std::unique_ptr<const Stage> stage;
+  ctx.WithPosition("cmvn.stats_file", [&] { stage = std::make_unique<FeatureStage>(features); });
+  return stage;
+}
+
 template <FeatureType kType>
 std::unique_ptr<const Stage> BuildFeatureStage(const StageBuildContext& ctx) {
   FeatureStageOptions<kType> options;
@@ -117,16 +151,26 @@ std::unique_ptr<const Stage> BuildFeatureStage(const StageBuildContext& ctx) {
   }
   options.features.type = kType;
   ctx.ReadOptions(options);
-  ctx.WithPosition("", [&] { options.features.Validate(ctx.spec.name); });
-  const StreamInfo* audio = ctx.InputOn(0);
-  if (audio != nullptr && audio->sample_rate_hz != options.features.frame.sample_rate_hz) {
-    ctx.FailInput(0, "sample-rate mismatch: '" + ctx.spec.inputs[0] + "' delivers " + FormatValue(audio->sample_rate_hz) +
-                         " Hz but " + ctx.KeyPath("frame.sample_rate_hz") + " is " +
-                         FormatValue(options.features.frame.sample_rate_hz) + " Hz");
+  return FinishFeatureStage(ctx, options.features);
+}
+
+std::unique_ptr<const Stage> BuildModelFeatureStage(const StageBuildContext& ctx) {
+  ModelFeatureStageOptions only_model;
+  ctx.ReadOptions(only_model);
+  if (only_model.match_model.empty()) {
+    ctx.FailOption("match_model", "required: the name of the model.rnn stage whose features this stage computes");
   }
-  std::unique_ptr<const Stage> stage;
-  ctx.WithPosition("cmvn.stats_file", [&] { stage = std::make_unique<FeatureStage>(options.features); });
-  return stage;
+  ModelFeatureStageOptions options;
+  options.features = ModelStageFeatures(ctx, only_model.match_model, "match_model");
+  const FeatureConfig base = options.features;
+  ctx.ReadOptions(options);
+  options.features.type = base.type;
+  if (base.type != FeatureType::kMfcc && (options.features.mfcc.num_ceps != base.mfcc.num_ceps ||
+                                          options.features.mfcc.cepstral_lifter != base.mfcc.cepstral_lifter)) {
+    ctx.FailOption("mfcc", "the model of '" + only_model.match_model +
+                               "' was trained on fbank features; mfcc options apply to an MFCC model");
+  }
+  return FinishFeatureStage(ctx, options.features);
 }
 
 std::vector<ConfigDocRow> FeatureDocs(FeatureType type) {
@@ -150,6 +194,13 @@ void RegisterFeatureStages(StageRegistry& registry) {
       .inputs = {InputPort{StreamKind::kAudio, 1, 1, "audio"}},
       .docs = [] { return FeatureDocs(FeatureType::kMfcc); },
       .build = BuildFeatureStage<FeatureType::kMfcc>,
+  });
+  registry.Add(StageType{
+      .name = "features.model",
+      .summary = "the features a model was trained with, fbank or mfcc (streaming; every default comes from the model file of the match_model stage)",
+      .inputs = {InputPort{StreamKind::kAudio, 1, 1, "audio"}},
+      .docs = [] { return OptionDocs<ModelFeatureStageOptions>(); },
+      .build = BuildModelFeatureStage,
   });
 }
 

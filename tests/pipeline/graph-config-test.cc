@@ -153,6 +153,34 @@ TEST_CASE("what flows between stages is checked before any audio", "[graph][conf
                          HasMessage("g.yaml:8:28: fbank.match_model: no model.rnn stage named 'modle' (did you mean "
                                     "'model'?)"));
   }
+  SECTION("features.model computes the model's features, fbank or mfcc") {
+    // model.rnn compares its input's features with its model file's, so a graph that loads got them right.
+    const std::string yaml =
+        Replace(Replace(kGood, "    type: features.fbank\n    input: audio\n",
+                        "    type: features.model\n    input: audio\n    options: {match_model: model}\n"),
+                "    options: {path: kws.safetensors}\n", "    options: {path: kws.safetensors}\n");
+    CHECK_NOTHROW(f.Load(yaml));
+    FeatureConfig mfcc = FeatureConfig::KaldiMfcc(13);
+    mfcc.cmvn.mode = CmvnMode::kUtterance;
+    test::WriteTestModel(f.tmp.path(), "mfcc.safetensors", mfcc, {"_silence_", "yes", "no"});
+    const std::string with_mfcc = Replace(yaml, "{path: kws.safetensors}", "{path: mfcc.safetensors}");
+    CHECK_NOTHROW(f.Load(with_mfcc));
+    CHECK_NOTHROW(f.Load(with_mfcc, {"fbank.mfcc.cepstral_lifter=22"}));
+    // The same model behind features.fbank is refused, naming what it was trained on.
+    CHECK_THROWS_MATCHES(
+        f.Load(Replace(with_mfcc, "features.model", "features.fbank")), ConfigError,
+        HasMessage("g.yaml:8:28: fbank.match_model: the model of 'model' was trained on mfcc features but this stage "
+                   "is features.fbank"));
+    // A changed key still reaches model.rnn's comparison.
+    CHECK_THROWS_MATCHES(f.Load(with_mfcc, {"fbank.mfcc.cepstral_lifter=0"}), ConfigError,
+                         HasMessage("features.mfcc.cepstral_lifter = 0.0 but the model was trained with 22.0"));
+    // mfcc keys for an fbank model, and no match_model at all, are errors naming the key.
+    CHECK_THROWS_MATCHES(f.Load(yaml, {"fbank.mfcc.num_ceps=20"}), ConfigError,
+                         HasMessage("fbank.mfcc: the model of 'model' was trained on fbank features; mfcc options "
+                                    "apply to an MFCC model"));
+    CHECK_THROWS_MATCHES(f.Load(Replace(yaml, "{match_model: model}", "{frame: {dither: 0}}")), ConfigError,
+                         HasMessage("fbank.match_model: required: the name of the model.rnn stage"));
+  }
   SECTION("a keyword that is not one of the model's labels") {
     CHECK_THROWS_MATCHES(f.Load(Replace(kGood, "    input: model\n", "    input: model\n    options: {keywords: \"yes,maybe\"}\n")),
                          ConfigError, HasMessage("g.yaml:15:25: kws.keywords: 'maybe' is not a label"));
