@@ -393,13 +393,12 @@ TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml, the keyword graph ref
   CHECK_FALSE(fs::exists(tmp.path() / "o.jsonl"));
 }
 
-// The shipped digits model (models/pretrained/digits.safetensors: the transcriber with the ten digit words as
-// decoder.ctc_keywords metadata, scripts/make-digits) with nothing but --model: on the espeak-ng digit strings
-// of test-audio/ the hits are digits of the file's name in the name's order, at least 6 of their 9 digits
-// (the model shipped with this test: five nine two, seven two, three four; "zero" and "one" are missed),
-// and in all seven files at most one hit that is not such a digit (the shipped model: "one" in "go left";
-// the model before it: "one" inside "seven"). A retrained transcriber must still pass this
-// (scripts/make-digits).
+// The shipped digits model (models/pretrained/digits.safetensors: two MFCC runs of the transcriber's recipe
+// with the ten digit words as decoder.ctc_keywords metadata, scripts/make-digits) with nothing but --model: on
+// the espeak-ng digit strings of test-audio/ the hits are digits of the file's name in the name's order, at
+// least 6 of their 9 digits (the model shipped with this test: five zero nine two, seven two, three four; "one"
+// is missed), and in all seven files at most one hit that is not such a digit (the shipped model: none; the
+// log-mel transcriber before it: "one" in "go left"). A retrained model must still pass this.
 TEST_CASE("spot: the shipped digits model finds the digits of test-audio's digit strings, and hardly anything else",
           "[cli][batch][shipped]") {
   const std::string model = std::string(OSSICLE_SOURCE_DIR) + "/models/pretrained/digits.safetensors";
