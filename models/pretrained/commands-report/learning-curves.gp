@@ -1,7 +1,7 @@
 set terminal pngcairo size 900,640 noenhanced font ',10'
 set output 'learning-curves.png'
 set datafile missing '?'
-set multiplot layout 1,2 title 'Learning curves: runs/commands-skip'
+set multiplot layout 1,2 title 'Learning curves: runs/commands-mfcc13'
 set xlabel 'epoch'
 set grid
 set ylabel 'loss'
