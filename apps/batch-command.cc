@@ -160,28 +160,29 @@ bool IsCtcModel(const AcousticModel& model) { return !model.Labels().empty() && 
 CtcKeywordChoice CtcModelKeywords(const std::string& model_path, const std::vector<std::string>& keywords,
                                   std::optional<double> threshold) {
   CtcKeywordChoice choice{keywords, threshold};
+  // The model's keyword list (decoder.ctc_keywords), else the words of its transcripts (decoder.ctc_beam).
   const std::string metadata = ReadModelDecoderJson(model_path);
-  const nlohmann::json decoder = metadata.empty() ? nlohmann::json() : nlohmann::json::parse(metadata);
-  const std::string type = decoder.is_object() ? decoder.value("type", std::string()) : std::string();
+  const nlohmann::json spotter = DecoderEntry(metadata, "decoder.ctc_keywords");
+  const nlohmann::json beam = DecoderEntry(metadata, "decoder.ctc_beam");
   const std::string where = model_path + ": decoder metadata";
-  if (choice.keywords.empty() && type == "decoder.ctc_beam" && decoder.contains("words")) {
-    if (!decoder["words"].is_array()) throw ModelFormatError(where + ": \"words\" is not a list of words");
-    for (const auto& w : decoder["words"]) {
-      if (!w.is_string()) throw ModelFormatError(where + ": \"words\" holds " + w.dump() + ", not a word");
-      choice.keywords.push_back(w.get<std::string>());
-    }
-  }
-  if (type == "decoder.ctc_keywords") {
-    if (choice.keywords.empty() && decoder.contains("keywords")) {
-      if (!decoder["keywords"].is_string()) {
+  if (spotter.is_object()) {
+    if (choice.keywords.empty() && spotter.contains("keywords")) {
+      if (!spotter["keywords"].is_string()) {
         throw ModelFormatError(where + ": \"keywords\" is not a comma-separated string");
       }
-      const std::string list = decoder["keywords"].get<std::string>();
+      const std::string list = spotter["keywords"].get<std::string>();
       if (!list.empty()) choice.keywords.push_back(list);
     }
-    if (!choice.threshold && decoder.contains("threshold")) {
-      if (!decoder["threshold"].is_number()) throw ModelFormatError(where + ": \"threshold\" is not a number");
-      choice.threshold = decoder["threshold"].get<double>();
+    if (!choice.threshold && spotter.contains("threshold")) {
+      if (!spotter["threshold"].is_number()) throw ModelFormatError(where + ": \"threshold\" is not a number");
+      choice.threshold = spotter["threshold"].get<double>();
+    }
+  }
+  if (choice.keywords.empty() && beam.is_object() && beam.contains("words")) {
+    if (!beam["words"].is_array()) throw ModelFormatError(where + ": \"words\" is not a list of words");
+    for (const auto& w : beam["words"]) {
+      if (!w.is_string()) throw ModelFormatError(where + ": \"words\" holds " + w.dump() + ", not a word");
+      choice.keywords.push_back(w.get<std::string>());
     }
   }
   if (choice.keywords.empty()) {

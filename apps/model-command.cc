@@ -20,6 +20,7 @@
 #include "features/errors.h"
 #include "models/acoustic-model.h"
 #include "models/ctc-decoder.h"
+#include "models/ctc-keyword-spotter.h"
 #include "models/model-ensemble.h"
 #include "models/model-stream.h"
 #include "pipeline/npy-file.h"
@@ -217,25 +218,38 @@ int RunModel(const RunOptions& opt) {
 
 struct SetDecoderOptions {
   std::string model;
-  std::string decoder;  // JSON object; "" removes the metadata
+  std::string decoder;  // JSON object or list of objects; "" removes the metadata
   std::string out;
 };
 
-// ConfigError unless `decoder` (a --decoder value; "" = none) is a JSON object with a string "type". A
-// decoder.ctc_beam entry is checked by building the decoder over the model's tokens (so a word list the model
-// cannot spell is refused here, not at first use).
+// ConfigError unless `decoder` (a --decoder value; "" = none) is a JSON object with a string "type" or a list
+// of such objects of distinct types. decoder.ctc_beam and decoder.ctc_keywords entries are checked by building
+// the decoder over the model's tokens (so words the model cannot spell are refused here, not at first use).
 void CheckDecoderOption(const AcousticModel& model, const std::string& decoder) {
   if (decoder.empty()) return;
-  const nlohmann::json j = nlohmann::json::parse(decoder, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
-    throw ConfigError("--decoder: expected a JSON object with a string \"type\", got '" + decoder + "'");
+  std::vector<nlohmann::json> entries;
+  try {
+    entries = DecoderEntries(decoder, "--decoder");
+  } catch (const ModelFormatError& e) {
+    const std::string what = e.what();
+    if (what.find(" twice ") != std::string::npos) throw ConfigError(what);
+    throw ConfigError("--decoder: expected a JSON object with a string \"type\" or a list of such objects, got '" +
+                      decoder + "'");
   }
-  if (j["type"] == "decoder.ctc_beam") {
-    CtcBeamConfig beam;
-    nlohmann::json options = j;
-    options.erase("type");
-    ConfigFromJson(options, beam, "--decoder");
-    CtcBeamDecoder check(beam, model.Labels(), model.Features().frame.frame_shift_ms / 1000.0, "--decoder");
+  for (const nlohmann::json& j : entries) {
+    if (j["type"] == "decoder.ctc_beam") {
+      CtcBeamConfig beam;
+      nlohmann::json options = j;
+      options.erase("type");
+      ConfigFromJson(options, beam, "--decoder");
+      CtcBeamDecoder check(beam, model.Labels(), model.Features().frame.frame_shift_ms / 1000.0, "--decoder");
+    } else if (j["type"] == "decoder.ctc_keywords") {
+      CtcKeywordSpotterConfig spotter;
+      nlohmann::json options = j;
+      options.erase("type");
+      ConfigFromJson(options, spotter, "--decoder");
+      CtcKeywordSpotter check(spotter, model.Labels(), model.Features().frame.frame_shift_ms / 1000.0, "--decoder");
+    }
   }
 }
 
@@ -345,7 +359,8 @@ CommandRunner AddModelCommand(CLI::App& app) {
   set_decoder_cmd
       ->add_option("--decoder", set_decoder->decoder,
                    "JSON object: \"type\" (a decoder stage) and its options, e.g. "
-                   "'{\"type\": \"decoder.ctc_beam\", \"words\": [\"yes\", \"no\"]}'; empty removes the metadata")
+                   "'{\"type\": \"decoder.ctc_beam\", \"words\": [\"yes\", \"no\"]}', or a list of such objects "
+                   "(one per decoder type); empty removes the metadata")
       ->required();
   set_decoder_cmd->add_option("--out", set_decoder->out, "Model file to write (may be the input)")->required();
 

@@ -27,6 +27,7 @@
 #include "pipeline/audio-file-reader.h"
 #include "pipeline/keyword-calibration.h"
 #include "pipeline/manifest.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 #include "pipeline/text-helpers.h"
 
 namespace ossicle {
@@ -124,25 +125,22 @@ bool Has(const std::vector<std::string>& cols, const std::string& c) {
   return std::find(cols.begin(), cols.end(), c) != cols.end();
 }
 
-// The model's optional "decoder" metadata: the safetensors metadata key, else provenance.decoder.
-nlohmann::json DecoderMetadata(const std::string& model_path, const AcousticModel& model) {
+// The model's optional "decoder" metadata (an object, or a list of objects of distinct decoder types:
+// pipeline/stages/model-decoder-defaults.h): the safetensors metadata key, else provenance.decoder; "" when
+// there is none. ModelFormatError naming the file when it is not decoder metadata.
+std::string DecoderMetadata(const std::string& model_path, const AcousticModel& model) {
   const SafetensorsFile file = SafetensorsFile::Open(model_path);
   const auto& meta = file.Metadata();
   if (auto it = meta.find("decoder"); it != meta.end()) {
-    try {
-      nlohmann::json j = nlohmann::json::parse(it->second);
-      if (!j.is_object()) throw ModelFormatError(model_path + ": metadata 'decoder' is not a JSON object");
-      return j;
-    } catch (const nlohmann::json::exception& e) {
-      throw ModelFormatError(model_path + ": metadata 'decoder' is not valid JSON (" + e.what() + ")");
-    }
+    DecoderEntries(it->second, model_path);
+    return it->second;
   }
   try {
     const nlohmann::json p = nlohmann::json::parse(model.ProvenanceJson());
-    if (p.is_object() && p.contains("decoder") && p["decoder"].is_object()) return p["decoder"];
+    if (p.is_object() && p.contains("decoder") && p["decoder"].is_object()) return p["decoder"].dump();
   } catch (const nlohmann::json::exception&) {
   }
-  return nlohmann::json::object();
+  return "";
 }
 
 // Applies the keys of `options` that `config` knows (the decoder type and other stages' keys are ignored).
@@ -463,18 +461,30 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   sc.scoring = ScoringFor(model.Architecture().head == HeadType::kAttention, model.Labels());
   result.scoring = sc.scoring;
 
-  // Decoder defaults from the model.
-  const nlohmann::json decoder = DecoderMetadata(config.model, model);
-  if (!decoder.empty()) result.decoder_json = decoder.dump();
-  const std::string decoder_type = decoder.value("type", std::string());
+  // Decoder defaults from the model: the options of each decoder type it names (as the decoder stages take
+  // them); a model may name several (digits: decoder.ctc_keywords for keyword mode, decoder.ctc_beam for
+  // transcript mode).
+  const std::string decoder_text = DecoderMetadata(config.model, model);
+  if (!decoder_text.empty()) result.decoder_json = nlohmann::json::parse(decoder_text).dump();
   const std::string where = config.model + ": metadata decoder";
-  // Options of the decoder type the model names (as the decoder stages do); the threshold in any case.
-  if (decoder_type == "decoder.keywords") ApplyKnownKeys(decoder, sc.kws, where);
-  if (decoder_type == "decoder.ctc_keywords") ApplyKnownKeys(decoder, sc.ctc_kws, where);
-  if (decoder_type == "decoder.ctc_greedy") ApplyKnownKeys(decoder, sc.greedy, where);
-  if (decoder_type == "decoder.ctc_beam") {
-    ApplyKnownKeys(decoder, sc.beam, where);
-    sc.transcript_decoder = decoder_type;
+  const nlohmann::json kws_entry = DecoderEntry(decoder_text, "decoder.keywords");
+  const nlohmann::json ctc_kws_entry = DecoderEntry(decoder_text, "decoder.ctc_keywords");
+  const nlohmann::json greedy_entry = DecoderEntry(decoder_text, "decoder.ctc_greedy");
+  const nlohmann::json beam_entry = DecoderEntry(decoder_text, "decoder.ctc_beam");
+  if (kws_entry.is_object()) ApplyKnownKeys(kws_entry, sc.kws, where);
+  if (ctc_kws_entry.is_object()) ApplyKnownKeys(ctc_kws_entry, sc.ctc_kws, where);
+  if (greedy_entry.is_object()) ApplyKnownKeys(greedy_entry, sc.greedy, where);
+  if (beam_entry.is_object()) {
+    ApplyKnownKeys(beam_entry, sc.beam, where);
+    sc.transcript_decoder = "decoder.ctc_beam";
+  }
+  // The threshold: the first entry that has one (keyword decoders are the ones that do).
+  nlohmann::json decoder = nlohmann::json::object();
+  for (const nlohmann::json& e : DecoderEntries(decoder_text, config.model)) {
+    if (e.contains("threshold")) {
+      decoder = e;
+      break;
+    }
   }
   if (config.threshold) {
     sc.threshold = *config.threshold;
@@ -489,7 +499,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   result.threshold = sc.threshold;
   // A CTC model with a keyword list of its own (decoder.ctc_keywords metadata) spots exactly those words.
   std::vector<std::string> own_keywords;
-  if (sc.scoring == EvalScoring::kCtcCharacters && decoder_type == "decoder.ctc_keywords") {
+  if (sc.scoring == EvalScoring::kCtcCharacters && ctc_kws_entry.is_object()) {
     own_keywords = SplitList(sc.ctc_kws.keywords);
   }
   const std::set<std::string> own_keyword_set(own_keywords.begin(), own_keywords.end());
@@ -584,6 +594,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
     }
   }
   sc.reference_kind = result.reference_kind;
+  if (sc.reference_kind == ReferenceKind::kTranscript) result.transcript_decoder = sc.transcript_decoder;
   if (sc.reference_kind == ReferenceKind::kTranscript && sc.scoring != EvalScoring::kCtcCharacters) {
     throw ConfigError("--columns transcript=" + result.reference_column +
                       ": transcripts need a CTC model whose tokens spell text (characters, or words marked with "

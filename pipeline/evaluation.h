@@ -139,6 +139,9 @@ struct EvaluationResult {
   double threshold = 0.5;
   std::string threshold_source;  // "--threshold", "model metadata" or "default"
   std::string decoder_json;      // the model's "decoder" metadata ("" when absent)
+  // Transcript references: the decoder that wrote the transcripts ("decoder.ctc_beam" with the options of
+  // the model's decoder.ctc_beam metadata when it has that entry, else "decoder.ctc_greedy").
+  std::string transcript_decoder;
 
   std::vector<ClipResult> clips;  // manifest order, errors included
   int64_t num_errors = 0;

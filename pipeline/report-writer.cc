@@ -100,6 +100,7 @@ nlohmann::json MetricsJson(const EvaluationResult& r, const ReportFiles& files) 
   j["reference_kind"] = r.reference_kind == ReferenceKind::kLabel ? "label" : "transcript";
   j["threshold"] = r.threshold;
   j["threshold_source"] = r.threshold_source;
+  if (!r.transcript_decoder.empty()) j["transcript_decoder"] = r.transcript_decoder;
   j["decoder_metadata"] = r.decoder_json.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(r.decoder_json);
   j["clips"] = static_cast<int64_t>(r.clips.size());
   j["errors"] = r.num_errors;
@@ -287,8 +288,13 @@ std::string Markdown(const EvaluationResult& r, const ReportFiles& files, const 
   md += "- model: `" + r.config.model + "` (" + r.model_description + ")\n";
   md += "- manifest: `" + r.config.manifest + "`, reference column `" + r.reference_column + "` (" +
         r.reference_column_reason + ")\n";
-  md += "- scoring: " + std::string(EnumToString(r.scoring)) + " (docs/evaluation.md), threshold " +
-        fmt::format("{:g}", r.threshold) + " (" + r.threshold_source + ")\n";
+  if (r.reference_kind == ReferenceKind::kTranscript) {
+    md += "- scoring: " + std::string(EnumToString(r.scoring)) + " (docs/evaluation.md), transcripts by " +
+          r.transcript_decoder + (r.transcript_decoder == "decoder.ctc_beam" ? " (model metadata)" : "") + "\n";
+  } else {
+    md += "- scoring: " + std::string(EnumToString(r.scoring)) + " (docs/evaluation.md), threshold " +
+          fmt::format("{:g}", r.threshold) + " (" + r.threshold_source + ")\n";
+  }
   if (!r.decoder_json.empty()) md += "- model decoder metadata: `" + r.decoder_json + "`\n";
   md += fmt::format("- clips: {} scored, {} errors; {:.1f} s of audio in {:.2f} s wall ({:.1f}x real time, {} job{}), "
                     "{:.2f} s CPU\n",

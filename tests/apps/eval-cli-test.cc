@@ -353,3 +353,40 @@ TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywor
   CHECK_THAT(r.err, Contains("no column holds the keywords of") && Contains("(o, go)") &&
                         Contains("--columns keyword=COLUMN"));
 }
+
+TEST_CASE("eval: a model with a list of decoders spots with its keyword entry and transcribes with its beam entry",
+          "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  std::vector<std::string> tokens{"<blank>", " "};
+  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
+  // 'o' on every frame (as above): greedy decoding reads "o"; a beam whose only word is "go" cannot.
+  const std::string rigged = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 16);
+  REQUIRE(RunOssicle("model set-decoder '" + rigged + "' --out '" + (dir.path() / "both.safetensors").string() +
+                     "' --decoder '[{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"o, go\", \"threshold\": 0.5}, "
+                     "{\"type\": \"decoder.ctc_beam\", \"words\": [\"go\"]}]'")
+              .exit_code == 0);
+  const std::string model = (dir.path() / "both.safetensors").string();
+  WriteText(dir.path() / "words.tsv", "path\tword\n" + TestAudio("yes_en-us_16k.wav") + "\to\n" +
+                                          TestAudio("go-left_en-us_16k.wav") + "\tgo\n");
+  const std::string eval = "eval --model '" + model + "' --manifest '" + (dir.path() / "words.tsv").string() + "'";
+  // Keyword mode (auto: the column holds the keyword entry's words): as with that entry alone.
+  const fs::path kw = dir.path() / "kw";
+  ossicle::test::RunResult r = RunOssicle(eval + " --out '" + kw.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("accuracy 0.5000 (1 of 2)"));
+  nlohmann::json m = ReadJson(kw / "metrics.json");
+  CHECK(m["reference_kind"] == "label");
+  CHECK(m["threshold"].get<double>() == Approx(0.5));
+  CHECK(m["decoder_metadata"].is_array());
+  // Transcript mode: the beam entry's words, so no transcript is the greedy "o".
+  const fs::path tr = dir.path() / "tr";
+  r = RunOssicle(eval + " --columns transcript=word --out '" + tr.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  m = ReadJson(tr / "metrics.json");
+  CHECK(m["reference_kind"] == "transcript");
+  CHECK(m["transcript_decoder"] == "decoder.ctc_beam");
+  CHECK_THAT(ReadTextFile(tr / "report.md"), Contains("transcripts by decoder.ctc_beam (model metadata)"));
+  const std::string clips = ReadTextFile(tr / "clips.tsv");
+  CHECK_THAT(clips, !Contains("\to\to\t") && !Contains("\tgo\to\t"));
+  CHECK_THAT(clips, Contains("\t3\tgo\tgo\t"));
+}

@@ -305,6 +305,22 @@ TEST_CASE("ossicle model set-decoder writes the decoder metadata that model info
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.err, Contains("--decoder: expected a JSON object with a string \"type\""));
   CHECK_FALSE(fs::exists(tmp.path() / "bad.safetensors"));
+
+  // A list: one entry per decoder type (a spotter's threshold and a transcriber's words in one model).
+  const std::string list = (tmp.path() / "list.safetensors").string();
+  r = RunOssicle("model set-decoder " + model + " --out " + list +
+                 " --decoder '[{\"type\": \"decoder.keywords\", \"threshold\": 0.75}, {\"type\": \"decoder.ctc_greedy\"}]'");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json l = nlohmann::json::parse(RunOssicle("model info --json " + list).out).at("decoder");
+  REQUIRE(l.is_array());
+  CHECK(l.size() == 2);
+  CHECK(l[0].at("threshold") == 0.75);
+  CHECK(l[1].at("type") == "decoder.ctc_greedy");
+  r = RunOssicle("model set-decoder " + model + " --out " + (tmp.path() / "twice.safetensors").string() +
+                 " --decoder '[{\"type\": \"decoder.keywords\"}, {\"type\": \"decoder.keywords\"}]'");
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Contains("--decoder: metadata 'decoder' names \"decoder.keywords\" twice"));
+  CHECK_FALSE(fs::exists(tmp.path() / "twice.safetensors"));
 }
 
 TEST_CASE("ossicle model ensemble merges models into one that model run and info use", "[cli][model][ensemble]") {

@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "apps/run-ossicle.h"
+#include "models/acoustic-model.h"
+#include "pipeline/stages/model-decoder-defaults.h"
 #include "support/bad-audio-files.h"
 
 extern char** environ;
@@ -374,11 +376,24 @@ TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml, the keyword graph ref
   CHECK(TerminalRecords(JsonLines(r.out)).size() == 2);
   // --keywords replaces the metadata's list; the metadata's threshold still applies.
   check_hits(RunOssicle("spot " + inputs + " --model low.safetensors --keywords go", tmp.path()), {"go"});
-  // Metadata of the wrong shape names the file and the key.
-  REQUIRE(RunOssicle("model set-decoder ctc.safetensors --out bad.safetensors --decoder "
-                     "'{\"type\": \"decoder.ctc_keywords\", \"keywords\": [\"stop\"]}'",
+  // A list of decoders (the digits model's shape): the spotter's entry wins over the transcriber's words.
+  REQUIRE(RunOssicle("model set-decoder ctc.safetensors --out both.safetensors --decoder "
+                     "'[{\"type\": \"decoder.ctc_beam\", \"words\": [\"go\", \"yes\"]}, "
+                     "{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"stop,no\", \"threshold\": 0.01}]'",
                      tmp.path())
               .exit_code == 0);
+  check_hits(RunOssicle("spot " + inputs + " --model both.safetensors", tmp.path()), {"stop", "no"});
+  // Metadata of the wrong shape: set-decoder refuses it, naming the key; a file that has it anyway (written
+  // by other means) gets an error naming the file and the key.
+  r = RunOssicle("model set-decoder ctc.safetensors --out bad.safetensors --decoder "
+                 "'{\"type\": \"decoder.ctc_keywords\", \"keywords\": [\"stop\"]}'",
+                 tmp.path());
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Contains("--decoder.keywords: expected a string"));
+  CHECK_FALSE(fs::exists(tmp.path() / "bad.safetensors"));
+  SaveModelWithDecoderJson(*AcousticModel::Load((tmp.path() / "ctc.safetensors").string()),
+                           (tmp.path() / "bad.safetensors").string(),
+                           R"({"type": "decoder.ctc_keywords", "keywords": ["stop"]})");
   r = RunOssicle("spot " + inputs + " --model bad.safetensors --out o.jsonl", tmp.path());
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.err, Contains("bad.safetensors: decoder metadata: \"keywords\" is not a comma-separated string"));
@@ -394,7 +409,8 @@ TEST_CASE("spot: a CTC model runs batch-ctc-keywords.yaml, the keyword graph ref
 }
 
 // The shipped digits model (models/pretrained/digits.safetensors: two MFCC runs of the transcriber's recipe
-// with the ten digit words as decoder.ctc_keywords metadata, scripts/make-digits) with nothing but --model: on
+// with the ten digit words as decoder.ctc_keywords metadata (and as decoder.ctc_beam's words, for
+// transcribe-cli-test.cc), scripts/make-digits) with nothing but --model: on
 // the espeak-ng digit strings of test-audio/ the hits are digits of the file's name in the name's order, at
 // least 6 of their 9 digits (the model shipped with this test: five zero nine two, seven two, three four; "one"
 // is missed), and in all seven files at most one hit that is not such a digit (the shipped model: none; the

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "features/errors.h"
+#include "models/ctc-decoder.h"
+#include "models/ctc-keyword-spotter.h"
 #include "pipeline/graph-runner.h"
 #include "pipeline/graph-test-support.h"
 #include "pipeline/stages/model-decoder-defaults.h"
@@ -228,6 +230,46 @@ TEST_CASE("ApplyDecoderJson: only the matching decoder type, unknown keys named"
   json = R"({"type":"decoder.keywords","treshold":0.83})";
   CHECK_THROWS_WITH(ApplyDecoderJson(json, "decoder.keywords", c),
                     Contains("model metadata 'decoder'") && Contains("unknown key 'treshold'"));
+}
+
+TEST_CASE("decoder metadata as a list: each decoder type takes its own entry", "[keyword][calibration][metadata]") {
+  // The digits model's shape: a spotter's keyword list and threshold, and the words a transcript may hold.
+  const std::string json = R"([{"type":"decoder.ctc_keywords","keywords":"one,two","threshold":0.3},)"
+                           R"({"type":"decoder.ctc_beam","words":["one","two"],"beam_width":4}])";
+  CtcKeywordSpotterConfig spotter;
+  CHECK(ApplyDecoderJson(json, "decoder.ctc_keywords", spotter));
+  CHECK(spotter.keywords == "one,two");
+  CHECK(spotter.threshold == Approx(0.3));
+  CtcBeamConfig beam;
+  CHECK(ApplyDecoderJson(json, "decoder.ctc_beam", beam));
+  CHECK(beam.words == std::vector<std::string>{"one", "two"});
+  CHECK(beam.beam_width == 4);
+  KwsDecoderConfig other;
+  CHECK_FALSE(ApplyDecoderJson(json, "decoder.keywords", other));
+  CHECK(DecoderEntry(json, "decoder.ctc_beam").at("beam_width") == 4);
+  CHECK(DecoderEntry(json, "decoder.ctc_greedy").is_null());
+  CHECK(DecoderEntries(json, "m.safetensors").size() == 2);
+
+  // Refused, naming the file: a type twice, an empty list, an entry without a type, not JSON.
+  CHECK_THROWS_WITH(DecoderEntries(R"([{"type":"decoder.ctc_beam"},{"type":"decoder.ctc_beam","beam_width":4}])",
+                                   "m.safetensors"),
+                    Contains("m.safetensors: metadata 'decoder' names \"decoder.ctc_beam\" twice (entries 1 and 2)"));
+  CHECK_THROWS_WITH(DecoderEntries("[]", "m.safetensors"),
+                    Contains("m.safetensors: metadata 'decoder' must be a JSON object") && Contains("got []"));
+  CHECK_THROWS_WITH(DecoderEntries(R"([{"type":"decoder.ctc_beam"},{"threshold":0.5}])", "m.safetensors"),
+                    Contains("or a list of such objects"));
+  CHECK_THROWS_AS(DecoderEntries("[{", "m.safetensors"), ModelFormatError);
+  CHECK(DecoderEntries("", "m.safetensors").empty());
+
+  // Saved and read back as it is.
+  test::ScopedTempDir tmp("ossicle-kw-meta-list");
+  const std::string path =
+      test::WriteTestModel(tmp.path(), "m.safetensors", FeatureConfig::KaldiFbank(8), kCalibrationLabels);
+  const std::string with = (tmp.path() / "with.safetensors").string();
+  SaveModelWithDecoderJson(*AcousticModel::Load(path), with, json);
+  CHECK(nlohmann::json::parse(ReadModelDecoderJson(with)) == nlohmann::json::parse(json));
+  CHECK_THROWS_WITH(SaveModelWithDecoderJson(*AcousticModel::Load(path), with, R"([{"type":"a"},{"type":"a"}])"),
+                    Contains("with.safetensors: metadata 'decoder' names \"a\" twice"));
 }
 
 TEST_CASE("decoder.keywords takes the model's threshold unless the graph sets one", "[keyword][calibration][graph]") {
