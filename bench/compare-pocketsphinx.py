@@ -10,7 +10,10 @@ What runs (every command is printed on stderr):
     in both of its search modes over the same vocabulary: `kws` (keyword list, one threshold for every
     word, --kws-threshold) and `jsgf` (a grammar of exactly those words: one digit, or one command word or
     nothing). Clips are converted to 16 kHz WAV once (cached, not timed); decoding is timed.
-  * `ossicle eval --model M --manifest MANIFEST --jobs J` for every --model.
+  * `ossicle eval --model M --manifest MANIFEST --jobs J` for every --model; with --transcripts (digits)
+    also `... --columns transcript=transcript`: the model's transcript of each clip (its decoder.ctc_beam
+    metadata: models/pretrained/digits.safetensors allows the ten digit words only, as the jsgf grammar does)
+    is right when it is the clip's digit alone.
 Both get the same --jobs (parallel processes for PocketSphinx, threads for ossicle).
 
 Accuracy: digits = share of clips whose digit is right (FSDD `transcript` column). commands = 12-class
@@ -83,8 +86,8 @@ def pocketsphinx(args, mode, work):
             "xrt_wall": t["audio_s"] / t["decode_wall_s"], "xrt_cpu": t["audio_s"] / t["decode_cpu_s"]}
 
 
-def ossicle(args, model, work):
-    out_dir = os.path.join(work, "ossicle-" + os.path.basename(model))
+def ossicle(args, model, work, columns=None):
+    out_dir = os.path.join(work, "ossicle-" + os.path.basename(model) + ("-" + columns if columns else ""))
     manifest = args.manifest
     if args.limit:  # the same first N clips as pocketsphinx_eval.py --limit
         manifest = os.path.join(work, "limited.tsv")
@@ -100,6 +103,8 @@ def ossicle(args, model, work):
                 dst.write("\t".join(parts) + "\n")
     cmd = [args.ossicle, "eval", "--model", model, "--manifest", manifest, "--out", out_dir,
            "--jobs", str(args.jobs), "--progress", "never"]
+    if columns:
+        cmd += ["--columns", columns]
     _, wall, cpu = run(cmd)
     with open(os.path.join(out_dir, "metrics.json")) as f:
         m = json.load(f)
@@ -119,6 +124,8 @@ def main():
                     help="the ossicle binary (default: build/release/apps/ossicle)")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each tool; medians are reported")
     ap.add_argument("--jobs", type=int, default=2, help="parallel processes / threads for both tools")
+    ap.add_argument("--transcripts", action="store_true",
+                    help="digits: also score each ossicle model by its transcript of the clip")
     ap.add_argument("--kws-threshold", default="1e-20", help="PocketSphinx keyword threshold (kws mode)")
     ap.add_argument("--limit", type=int, default=0, help="first N clips only (testing)")
     ap.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "pocketsphinx_eval_cache", "wav16k"))
@@ -134,6 +141,8 @@ def main():
             sys.exit(f"{m}: no such model")
     if args.model and not os.access(args.ossicle, os.X_OK):
         sys.exit(f"{args.ossicle}: not an executable (build it, or pass --ossicle)")
+    if args.transcripts and args.task != "digits":
+        sys.exit("--transcripts: digits only (the commands manifest has no transcript column)")
     if shutil.which("pocketsphinx_batch") is None:
         sys.exit("pocketsphinx_batch not found: apt-get install pocketsphinx pocketsphinx-en-us sox")
 
@@ -141,6 +150,9 @@ def main():
                ("PocketSphinx grammar (jsgf)", lambda w: pocketsphinx(args, "jsgf", w))]
     for m in args.model:
         systems.append((f"ossicle {os.path.basename(m)}", lambda w, m=m: ossicle(args, m, w)))
+        if args.transcripts:
+            systems.append((f"ossicle {os.path.basename(m)}, transcripts",
+                            lambda w, m=m: ossicle(args, m, w, "transcript=transcript")))
 
     runs = {name: [] for name, _ in systems}
     work = tempfile.mkdtemp(prefix="compare-ps.")

@@ -78,8 +78,15 @@ std::unique_ptr<const Stage> BuildCtcStage(const StageBuildContext& ctx) {
   CtcStageOptions<DecoderConfig> options;
   constexpr bool kBeam = std::is_same_v<DecoderConfig, CtcBeamConfig>;
   ApplyModelDecoderDefaults(ctx, kBeam ? "decoder.ctc_beam" : "decoder.ctc_greedy", options);
+  const CtcStageOptions<DecoderConfig> model_defaults = options;
   ctx.ReadOptions(options);
   if constexpr (std::is_same_v<DecoderConfig, CtcBeamConfig>) {
+    // A word list file the graph (or --set) names wins over the words of the model's metadata, which the
+    // decoder would otherwise take instead of the file.
+    if (options.decoder.word_list_file != model_defaults.decoder.word_list_file &&
+        options.decoder.words == model_defaults.decoder.words) {
+      options.decoder.words.clear();
+    }
     // The word list is a file named in the graph: relative to the graph's folder (or, from --set, to the
     // working directory).
     std::string& file = options.decoder.word_list_file;

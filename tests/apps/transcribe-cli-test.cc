@@ -184,5 +184,28 @@ TEST_CASE("transcribe: the shipped digits model writes test-audio's digit string
   CHECK(found >= 7);
 }
 
+// A word list file given with --set wins over the words of the model's decoder metadata (the transcriber's 20
+// words): it was once silently ignored, since the decoder takes inline words instead of the file.
+TEST_CASE("transcribe: --set transcript.word_list_file replaces the words of the model's metadata",
+          "[cli][batch][shipped]") {
+  test::ScopedTempDir tmp;
+  std::ofstream(tmp.path() / "words.txt") << "go\nleft\n";
+  const std::string model = std::string(OSSICLE_SOURCE_DIR) + "/models/pretrained/transcriber.safetensors";
+  const std::string audio = std::string(OSSICLE_SOURCE_DIR) + "/test-audio/";
+  const RunResult r = test::RunOssicle("transcribe --model '" + model + "' --set transcript.word_list_file=words.txt '" +
+                                           audio + "go-left_en-us_16k.wav' '" + audio + "yes_en-us_16k.wav'",
+                                       tmp.path());
+  REQUIRE(r.exit_code == 0);
+  size_t transcripts = 0;
+  for (const Json& j : JsonLines(r.out)) {
+    if (j["type"] != "transcript") continue;
+    ++transcripts;
+    INFO(j["file"] << ": " << j["text"]);
+    std::istringstream words(j["text"].get<std::string>());
+    for (std::string w; words >> w;) CHECK((w == "go" || w == "left"));
+  }
+  CHECK(transcripts >= 1);
+}
+
 }  // namespace
 }  // namespace ossicle
