@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "features/errors.h"
+#include "pipeline/flac-decoder.h"
 #include "pipeline/soxr-handle.h"
 
 namespace ossicle {
@@ -488,8 +489,34 @@ struct AudioFileReader::Impl {
   bool finished = false;
   std::string failure;  // message of the AudioError that failed the reader
   std::string truncation;
+  std::string damage;          // what FlacDecoder reported ("" for other formats and clean FLAC)
   bool decoder_error = false;  // libsndfile reported an error on a short read
   std::string decoder_message;
+  std::string path_on_disk;             // "" for a reader from memory
+  std::unique_ptr<FlacDecoder> flac;    // decodes a FLAC file in libsndfile's place (flac-decoder.h)
+
+  // FLAC files are decoded with libFLAC itself: it goes on past damaged frames (flac-decoder.h).
+  void StartFlacDecoder() {
+    FlacDecoder::ReadBytes read;
+    if (memory) {
+      read = [m = memory.get()](uint64_t offset, unsigned char* buf, size_t n) -> size_t {
+        if (offset >= m->bytes.size()) return 0;
+        const size_t k = std::min<size_t>(n, m->bytes.size() - static_cast<size_t>(offset));
+        std::memcpy(buf, m->bytes.data() + offset, k);
+        return k;
+      };
+    } else {
+      auto in = std::make_shared<std::ifstream>(path_on_disk, std::ios::binary);
+      if (!*in) Fail(info.path, fmt::format("cannot open: {}", std::strerror(errno)));
+      read = [in](uint64_t offset, unsigned char* buf, size_t n) -> size_t {
+        in->clear();
+        in->seekg(static_cast<std::streamoff>(offset));
+        in->read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
+        return static_cast<size_t>(std::max<std::streamsize>(in->gcount(), 0));
+      };
+    }
+    flac = std::make_unique<FlacDecoder>(std::move(read), info.channels, std::max(info.frames, info.declared_frames));
+  }
 
   // Decodes the next block into `mono`; returns the number of frames (0 at the end of the data).
   size_t ReadInput() {
@@ -498,11 +525,16 @@ struct AudioFileReader::Impl {
       NoteEnd();
       return 0;
     }
-    const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), config.block_frames);
-    if (got < config.block_frames && sf_error(file.get()) != SF_ERR_NO_ERROR) {
-      // libsndfile clears the error on the next call, so keep its message now.
-      decoder_error = true;
-      decoder_message = sf_strerror(file.get());
+    sf_count_t got = 0;
+    if (flac) {
+      got = static_cast<sf_count_t>(flac->Read(interleaved.data(), static_cast<size_t>(config.block_frames)));
+    } else {
+      got = sf_readf_float(file.get(), interleaved.data(), config.block_frames);
+      if (got < config.block_frames && sf_error(file.get()) != SF_ERR_NO_ERROR) {
+        // libsndfile clears the error on the next call, so keep its message now.
+        decoder_error = true;
+        decoder_message = sf_strerror(file.get());
+      }
     }
     if (got <= 0) {
       NoteEnd();
@@ -540,6 +572,14 @@ struct AudioFileReader::Impl {
   // The decoder delivered nothing more: record a truncation if the header promised more.
   void NoteEnd() {
     const int64_t expected = std::max(info.frames, info.declared_frames);
+    if (flac && flac->DamageReports() > 0 && damage.empty()) {
+      const double rate = info.sample_rate_hz;
+      damage = fmt::format("{}: damaged FLAC data: libFLAC reported {} error{} ({}) between {:.3f} s and {:.3f} s; "
+                           "damaged frames were decoded as silence",
+                           info.path, flac->DamageReports(), flac->DamageReports() == 1 ? "" : "s",
+                           flac->FirstError(), static_cast<double>(flac->FirstDamageFrame()) / rate,
+                           static_cast<double>(flac->LastDamageFrame()) / rate);
+    }
     if (frames_read < expected || decoder_error) {
       truncation = fmt::format(
           "{}: truncated: header declares {} frames ({:.3f} s) but only {} ({:.3f} s) "
@@ -547,6 +587,7 @@ struct AudioFileReader::Impl {
           info.path, expected, static_cast<double>(expected) / info.sample_rate_hz, frames_read,
           static_cast<double>(frames_read) / info.sample_rate_hz);
       if (decoder_error) truncation += fmt::format(" (libsndfile: {})", decoder_message);
+      if (flac) truncation += " (libFLAC: the stream ends there)";
     }
   }
 
@@ -600,6 +641,7 @@ struct AudioFileReader::Impl {
 AudioFileReader::AudioFileReader(const std::string& path, const AudioReadConfig& config)
     : impl_(std::make_unique<Impl>()) {
   config.Validate();
+  impl_->path_on_disk = path;
   impl_->SetUp(OpenAndCheck(path, config.max_duration_s), config);
 }
 
@@ -623,6 +665,7 @@ void AudioFileReader::Impl::SetUp(OpenedFile opened, const AudioReadConfig& read
                                   fmt::format("< {} (the channel count of {})", s.info.channels, path)));
   }
   s.output_rate_hz = read_config.sample_rate_hz == 0.0 ? s.info.sample_rate_hz : read_config.sample_rate_hz;
+  if (s.info.container == "FLAC") s.StartFlacDecoder();
 
   // Bounded by Validate() and the header checks: block_frames <= 2^24, channels <= 256.
   const size_t block = static_cast<size_t>(read_config.block_frames);
@@ -655,6 +698,13 @@ int64_t AudioFileReader::InputFramesRead() const { return impl_->frames_read; }
 int64_t AudioFileReader::OutputSamplesRead() const { return impl_->samples_out; }
 bool AudioFileReader::Truncated() const { return !impl_->truncation.empty(); }
 const std::string& AudioFileReader::TruncationMessage() const { return impl_->truncation; }
+bool AudioFileReader::Damaged() const { return !impl_->damage.empty(); }
+const std::string& AudioFileReader::DamageMessage() const { return impl_->damage; }
+std::string AudioFileReader::Warning() const {
+  if (impl_->damage.empty()) return impl_->truncation;
+  if (impl_->truncation.empty()) return impl_->damage;
+  return impl_->damage + "; " + impl_->truncation;
+}
 
 bool AudioFileReader::ReadBlock(std::vector<float>& out) {
   out.clear();
@@ -687,7 +737,7 @@ bool AudioFileReader::ReadBlock(std::vector<float>& out) {
   return !out.empty();
 }
 
-std::vector<float> ReadAudioFile(const std::string& path, const AudioReadConfig& config) {
+std::vector<float> ReadAudioFile(const std::string& path, const AudioReadConfig& config, std::string* warning) {
   AudioFileReader reader(path, config);
   std::vector<float> samples;
   // Reserve from the header only up to a bound: a header may lie about its length (it is checked against
@@ -698,6 +748,7 @@ std::vector<float> ReadAudioFile(const std::string& path, const AudioReadConfig&
   samples.reserve(static_cast<size_t>(std::min<long double>(expected + 1, kMaxReserve)));
   std::vector<float> block;
   while (reader.ReadBlock(block)) samples.insert(samples.end(), block.begin(), block.end());
+  if (warning) *warning = reader.Warning();
   return samples;
 }
 

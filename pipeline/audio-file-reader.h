@@ -9,7 +9,7 @@
 // or, for short files: `std::vector<float> x = ossicle::ReadAudioFile("speech.wav");`
 //
 // Formats: whatever libsndfile 1.2 decodes — WAV (PCM 8/16/24/32, float, double, A-law, mu-law, ADPCM),
-// FLAC, Ogg/Vorbis, Ogg/Opus, AIFF, CAF, W64, RF64, AU, ... The reader never loads the whole file: it holds
+// FLAC (decoded by libFLAC: below), Ogg/Vorbis, Ogg/Opus, AIFF, CAF, W64, RF64, AU, ... The reader never loads the whole file: it holds
 // one block of `block_frames` input frames (all channels) plus the resampler's state.
 //
 // Sample values: integer PCM comes out scaled by 1 / 2^(bits-1), so it lies in [-1, 1) and PCM_16 sample s
@@ -52,6 +52,14 @@
 // error: the reader returns every complete frame that could be decoded, then ends normally. Truncated()
 // then becomes true and TruncationMessage() says what happened, so the caller can warn. (libsndfile itself
 // clamps a WAV data chunk to the file size; AudioInfo::declared_frames keeps what the header claimed.)
+//
+// FLAC files are opened and checked by libsndfile but decoded by libFLAC itself (pipeline/flac-decoder.h):
+// libsndfile stops at the first damaged frame (a flipped bit, a bad block) or drops samples silently, while
+// libFLAC goes on, a frame whose checksum fails comes out as silence of its length, and frames lost whole
+// are filled with silence, so the file keeps its duration and everything undamaged keeps its time.
+// Damaged() and DamageMessage() say so; Truncated() stays false unless the stream ends before the header's
+// frame count. (The 14 damaged "alexa" recordings of ../shared/data/wake-words lost 35-80% of their audio to
+// libsndfile's decoding before the nineteenth session.)
 //
 // Thread safety: a reader is used from one thread at a time; separate readers are independent.
 #pragma once
@@ -170,13 +178,23 @@ class AudioFileReader {
   // with libsndfile's decoder message appended when it reported one; empty otherwise.
   bool Truncated() const;
   const std::string& TruncationMessage() const;
+  // True once libFLAC reported damage in a FLAC file (see "FLAC files" above); final only after ReadBlock()
+  // has returned false. DamageMessage() is then e.g. "<path>: damaged FLAC data: libFLAC reported 10 errors
+  // (FRAME_CRC_MISMATCH) between 0.360 s and 0.792 s; damaged frames were decoded as silence"; "" otherwise.
+  bool Damaged() const;
+  const std::string& DamageMessage() const;
+  // What a caller should warn about once reading is done: the damage and/or the truncation message ("" when
+  // the file decoded cleanly).
+  std::string Warning() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads the whole file with an AudioFileReader (same contract, same errors).
-std::vector<float> ReadAudioFile(const std::string& path, const AudioReadConfig& config = {});
+// Reads the whole file with an AudioFileReader (same contract, same errors). `warning` (optional) receives
+// the reader's Warning(): "" for a clean file, else what was damaged or truncated.
+std::vector<float> ReadAudioFile(const std::string& path, const AudioReadConfig& config = {},
+                                 std::string* warning = nullptr);
 
 }  // namespace ossicle

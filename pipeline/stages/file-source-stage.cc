@@ -65,7 +65,7 @@ class FileSourceInstance : public StageInstance {
 
   nlohmann::json SummaryFields() const override {
     nlohmann::json j = {{"duration_s", static_cast<double>(next_sample_) / reader_.OutputSampleRateHz()}};
-    if (reader_.Truncated()) j["warning"] = reader_.TruncationMessage();
+    if (const std::string w = reader_.Warning(); !w.empty()) j["warning"] = w;
     return j;
   }
 

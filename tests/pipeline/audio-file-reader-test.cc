@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
 #include <limits>
 #include <numbers>
 #include <string>
@@ -518,7 +521,7 @@ TEST_CASE("Truncated data: what is there is returned, then the reader says so", 
     CHECK(ReadAllBlocks(resampled).size() == 250);
     CHECK(resampled.Truncated());
   }
-  SECTION("FLAC cut in half: the decoder stops, the reader ends normally") {
+  SECTION("FLAC cut in half: the stream ends, the reader ends normally") {
     const std::string path = test::WriteTruncatedFlac(tmp.path());
     CHECK(ProbeAudioFile(path).frames == 48000);  // STREAMINFO still claims all of it
     AudioFileReader reader(path);
@@ -529,7 +532,7 @@ TEST_CASE("Truncated data: what is there is returned, then the reader says so", 
     CHECK(reader.Truncated());
     CHECK_THAT(reader.TruncationMessage(),
                StartsWith(path + ": truncated: header declares 48000 frames (3.000 s)"));
-    CHECK_THAT(reader.TruncationMessage(), Contains("(libsndfile: "));
+    CHECK_THAT(reader.TruncationMessage(), Contains("(libFLAC: the stream ends there)"));
   }
   SECTION("a WAV claiming 37 hours is read under a 48-hour limit: the 0.1 s present, flagged") {
     // The declared length, not the clamped one, is held against max_duration_s.
@@ -542,6 +545,68 @@ TEST_CASE("Truncated data: what is there is returned, then the reader says so", 
     CHECK(reader.Truncated());
     CHECK_THAT(reader.TruncationMessage(), Contains("header declares 2147483640 frames"));
   }
+}
+
+// Reads a file's bytes.
+std::vector<uint8_t> BytesOf(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("Damaged FLAC frames come out as silence, everything else as written and on time",
+          "[audio-file-reader]") {
+  ScopedTempDir tmp;
+  // 3 s of a 16-bit sine (libsndfile writes 4096-frame FLAC blocks); 32 bytes flipped at a quarter, half or
+  // three quarters of the file (a frame's header or its residual).
+  const std::string clean =
+      test::WriteSineFile(tmp.path(), "clean.flac", 16000, 1, 3.0, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 440.0, 0.5);
+  const std::vector<int16_t> pcm = test::SineInt16(16000, 48000, 440.0, 0.5);
+  const std::vector<float> original = ReadAudioFile(clean);
+  REQUIRE(original.size() == 48000);
+  for (size_t i = 0; i < original.size(); ++i) REQUIRE(original[i] == pcm[i] / 32768.0f);
+  std::vector<uint8_t> bytes = BytesOf(clean);
+  const int quarter = GENERATE(1, 2, 3);
+  const size_t at = bytes.size() * static_cast<size_t>(quarter) / 4;
+  for (size_t i = at; i < at + 32; ++i) bytes[i] ^= 0xA5;
+  const std::string damaged = (tmp.path() / "damaged.flac").string();
+  {
+    std::ofstream out(damaged, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  AudioReadConfig config;
+  config.block_frames = GENERATE(int64_t{1000}, int64_t{65536});
+  INFO("damage at " << quarter << "/4 of the file, block_frames " << config.block_frames);
+  AudioFileReader reader(damaged, config);
+  const std::vector<float> x = ReadAllBlocks(reader);
+  // Every frame the header declares; the undamaged ones exactly as written, the damaged ones silent.
+  REQUIRE(x.size() == original.size());
+  size_t differ = 0, first = x.size(), last = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == original[i]) continue;
+    ++differ;
+    first = std::min(first, i);
+    last = i;
+    REQUIRE(x[i] == 0.0f);
+  }
+  CHECK(differ > 0);
+  CHECK(last - first < 2 * 4096);  // one or two frames
+  CHECK(reader.Damaged());
+  CHECK_FALSE(reader.Truncated());
+  CHECK_THAT(reader.DamageMessage(), StartsWith(damaged + ": damaged FLAC data: libFLAC reported "));
+  CHECK_THAT(reader.DamageMessage(), Contains("damaged frames were decoded as silence"));
+  CHECK(reader.Warning() == reader.DamageMessage());
+  std::string warning;
+  CHECK(ReadAudioFile(damaged, config, &warning) == x);
+  CHECK(warning == reader.DamageMessage());
+  // From memory: the same samples, the same message under the given name.
+  AudioFileReader from_memory(std::span<const uint8_t>(bytes), "mem.flac", config);
+  CHECK(ReadAllBlocks(from_memory) == x);
+  CHECK_THAT(from_memory.DamageMessage(), StartsWith("mem.flac: damaged FLAC data"));
+  // A clean file has no warning.
+  AudioFileReader fine(clean);
+  ReadAllBlocks(fine);
+  CHECK(fine.Warning().empty());
+  CHECK_FALSE(fine.Damaged());
 }
 
 TEST_CASE("A moved reader carries on where it was", "[audio-file-reader]") {
