@@ -52,6 +52,9 @@ CommandRunner AddEvalCommand(CLI::App& app) {
                   "(default: auto-detected)")
       ->delimiter(',')
       ->allow_extra_args(false);
+  cmd->add_flag("--skip-damaged", opt->config.skip_damaged,
+               "Leave out of every figure the clips and negative files whose audio is damaged or truncated "
+               "(default: score them as they decode; either way they are listed)");
   cmd->add_option("--run-dir", opt->config.run_dir,
                   "Training run folder with metrics.jsonl for learning curves (default: the model's folder when it "
                   "has one)");

@@ -1,5 +1,7 @@
 #include "pipeline/evaluation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -170,10 +172,10 @@ struct Scorer {
   CtcGreedyConfig greedy;
   CtcBeamConfig beam;
 
-  MatrixF LogProbs(const std::string& path, double* duration_s, MatrixF* clip_log_probs) const {
+  MatrixF LogProbs(const std::string& path, double* duration_s, MatrixF* clip_log_probs, std::string* warning) const {
     AudioReadConfig audio;
     audio.sample_rate_hz = model->Features().frame.sample_rate_hz;
-    const std::vector<float> samples = ReadAudioFile(path, audio);
+    const std::vector<float> samples = ReadAudioFile(path, audio, warning);
     *duration_s = static_cast<double>(samples.size()) / audio.sample_rate_hz;
     const FeatureMatrix f = ComputeFeatures(model->Features(), samples, cmvn);
     if (f.num_frames == 0) {
@@ -275,7 +277,7 @@ struct Scorer {
   // `keep` (optional): receives the clip's frame log-probabilities.
   void ScoreClip(const std::string& path, ClipResult& r, MatrixF* keep = nullptr) const {
     MatrixF clip;
-    const MatrixF lp = LogProbs(path, &r.duration_s, scoring == EvalScoring::kClip ? &clip : nullptr);
+    const MatrixF lp = LogProbs(path, &r.duration_s, scoring == EvalScoring::kClip ? &clip : nullptr, &r.warning);
     if (keep) *keep = lp;
     if (reference_kind == ReferenceKind::kTranscript) {
       Transcript t;
@@ -297,9 +299,9 @@ struct Scorer {
 
   // False-alarm events in one negative file.
   std::vector<FalseAlarm> Events(const std::string& path, const std::string& shown, double* duration_s,
-                                 MatrixF* keep = nullptr) const {
+                                 std::string* warning, MatrixF* keep = nullptr) const {
     MatrixF clip;
-    const MatrixF lp = LogProbs(path, duration_s, scoring == EvalScoring::kClip ? &clip : nullptr);
+    const MatrixF lp = LogProbs(path, duration_s, scoring == EvalScoring::kClip ? &clip : nullptr, warning);
     if (keep) *keep = lp;
     std::vector<FalseAlarm> out;
     auto add = [&](const KeywordHit& h) {
@@ -698,6 +700,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
     r.reference = e.label;
     try {
       sc.ScoreClip(e.audio_path, r, counted_det ? &clip_log_probs[static_cast<size_t>(i)] : nullptr);
+      if (config.skip_damaged && !r.warning.empty()) r.error = "left out (--skip-damaged): " + r.warning;
     } catch (const Error& err) {
       r.error = err.what();
     }
@@ -715,6 +718,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   KeywordDetFiles det_files;  // counted_det: the positives' log-probs and keywords, then the negatives'
   for (size_t i = 0; i < result.clips.size(); ++i) {
     const ClipResult& r = result.clips[i];
+    if (!r.warning.empty()) result.audio_warnings.push_back(r);
     if (!r.error.empty()) {
       ++result.num_errors;
       continue;
@@ -773,15 +777,19 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
         ClipResult& s = status[static_cast<size_t>(i)];
         s.path = DisplayPath(e, nbase[static_cast<size_t>(i)]);
         s.line = e.line;
+        s.negatives = true;
         try {
           events[static_cast<size_t>(i)] = sc.Events(e.audio_path, s.path, &durations[static_cast<size_t>(i)],
+                                                     &s.warning,
                                                      counted_det ? &neg_log_probs[static_cast<size_t>(i)] : nullptr);
+          if (config.skip_damaged && !s.warning.empty()) s.error = "left out (--skip-damaged): " + s.warning;
         } catch (const Error& err) {
           s.error = err.what();
         }
       });
       double seconds = 0.0;
       for (size_t i = 0; i < neg.size(); ++i) {
+        if (!status[i].warning.empty()) result.audio_warnings.push_back(status[i]);
         if (!status[i].error.empty()) {
           result.negative_errors.push_back(status[i]);
           continue;
@@ -816,6 +824,16 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
         result.notes.push_back("no manifest clip has a keyword reference: false-reject rates are 0 by definition");
       }
     }
+  }
+
+  if (!result.audio_warnings.empty()) {
+    const size_t n = result.audio_warnings.size();
+    result.notes.push_back(fmt::format(
+        "{} file{} read with a warning (damaged or truncated audio: \"Audio warnings\" below, clips.tsv column "
+        "`warning`): {}",
+        n, n == 1 ? " was" : "s were",
+        config.skip_damaged ? "left out of every figure (--skip-damaged)"
+                            : "scored as they decoded (--skip-damaged leaves them out)"));
   }
 
   // Learning curves: --run-dir, else the model's folder when it holds a training run's metrics.

@@ -53,7 +53,9 @@
 //   CTC (a note says so).
 
 // Files that cannot be read or are too short for one feature frame become error rows (ClipResult::error)
-// and are left out of every metric; they are never dropped silently.
+// and are left out of every metric; they are never dropped silently. Files read with a warning (damaged
+// FLAC frames decoded as silence, truncated data) are scored as they decoded and listed
+// (EvaluationResult::audio_warnings), or left out as error rows with EvaluationConfig::skip_damaged.
 #pragma once
 
 #include <array>
@@ -101,6 +103,10 @@ struct EvaluationConfig {
   std::optional<double> threshold;  // overrides the model's decoder threshold, in (0, 1]
   int jobs = 1;                     // clips processed in parallel
   std::string run_dir;              // training run folder (metrics.jsonl); empty: the model's folder if it has one
+  // Clips and negative files whose audio the reader flags (AudioFileReader::Warning(): damaged FLAC frames
+  // decoded as silence, or data that ends before its header says) become error rows, left out of every
+  // figure. false: they are scored as they decoded, and listed (ClipResult::warning).
+  bool skip_damaged = false;
   // Called after each clip (from worker threads, serialised), e.g. for a progress line.
   std::function<void(int64_t done, int64_t total)> on_progress;
 
@@ -117,6 +123,8 @@ struct ClipResult {
   double reference_score = -1.0; // the reference keyword's score; < 0 when the reference is not a keyword
   double duration_s = 0.0;
   std::string error;  // non-empty: the clip failed (message names the file)
+  std::string warning;  // non-empty: the audio was damaged or truncated (AudioFileReader::Warning())
+  bool negatives = false;  // a file of --negatives (in negative_errors and audio_warnings)
 };
 
 // A false alarm found in the negative audio.
@@ -162,6 +170,9 @@ struct EvaluationResult {
   int64_t negative_files = 0;
   double negative_hours = 0.0;
   std::vector<ClipResult> negative_errors;
+  // Clips and negative files read with a warning (path, line, warning; `error` set when skip_damaged left
+  // them out), manifest order, then the negatives'.
+  std::vector<ClipResult> audio_warnings;
   std::vector<FalseAlarm> false_alarms;  // every event at the floor threshold, highest score first
   DetInput det_input;
   std::vector<DetPoint> det;

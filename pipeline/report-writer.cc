@@ -177,6 +177,14 @@ nlohmann::json MetricsJson(const EvaluationResult& r, const ReportFiles& files) 
   for (const ClipResult& c : r.negative_errors)
     errors.push_back({{"path", c.path}, {"line", c.line}, {"error", c.error}, {"negatives", true}});
   j["error_rows"] = errors;
+  j["skip_damaged"] = r.config.skip_damaged;
+  nlohmann::json warnings = nlohmann::json::array();
+  for (const ClipResult& c : r.audio_warnings) {
+    nlohmann::json w = {{"path", c.path}, {"line", c.line}, {"warning", c.warning}, {"left_out", !c.error.empty()}};
+    if (c.negatives) w["negatives"] = true;
+    warnings.push_back(w);
+  }
+  j["audio_warnings"] = warnings;
   return j;
 }
 
@@ -385,6 +393,15 @@ std::string Markdown(const EvaluationResult& r, const ReportFiles& files, const 
       md += fmt::format("| {} (negatives) | {} | {} |\n", Cell(c.path), c.line, Cell(c.error));
     md += "\n";
   }
+  if (!r.audio_warnings.empty()) {
+    md += fmt::format("## Audio warnings\n\nThese files were read with a warning ({}):\n\n| file | line | warning |\n"
+                      "|---|---:|---|\n",
+                      r.config.skip_damaged ? "left out of every figure, --skip-damaged" : "scored as they decoded");
+    for (const ClipResult& c : r.audio_warnings) {
+      md += fmt::format("| {}{} | {} | {} |\n", Cell(c.path), c.negatives ? " (negatives)" : "", c.line, Cell(c.warning));
+    }
+    md += "\n";
+  }
   md += "Per-clip results: `clips.tsv`. Numbers: `metrics.json`.\n";
   return md;
 }
@@ -417,11 +434,11 @@ ReportFiles WriteEvaluationReport(const EvaluationResult& r, const std::string& 
   files.report_md = (dir / "report.md").string();
   files.metrics_json = (dir / "metrics.json").string();
 
-  std::string tsv = "path\tline\treference\tprediction\tscore\treference_score\tduration_s\terror\n";
+  std::string tsv = "path\tline\treference\tprediction\tscore\treference_score\tduration_s\terror\twarning\n";
   for (const ClipResult& c : r.clips) {
-    tsv += fmt::format("{}\t{}\t{}\t{}\t{:.6f}\t{}\t{:.4f}\t{}\n", Field(c.path), c.line, Field(c.reference),
+    tsv += fmt::format("{}\t{}\t{}\t{}\t{:.6f}\t{}\t{:.4f}\t{}\t{}\n", Field(c.path), c.line, Field(c.reference),
                        Field(c.prediction), c.score, c.reference_score >= 0 ? fmt::format("{:.6f}", c.reference_score) : "",
-                       c.duration_s, Field(c.error));
+                       c.duration_s, Field(c.error), Field(c.warning));
   }
   WriteFile(dir / "clips.tsv", tsv);
 

@@ -18,6 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using Catch::Detail::Approx;
 using Catch::Contains;
+using Catch::StartsWith;
 using ossicle::test::ReadTextFile;
 using ossicle::test::RunOssicle;
 
@@ -352,6 +353,50 @@ TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywor
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Contains("no column holds the keywords of") && Contains("(o, go)") &&
                         Contains("--columns keyword=COLUMN"));
+}
+
+TEST_CASE("eval: damaged audio is scored and listed, or left out with --skip-damaged", "[eval][cli]") {
+  ossicle::test::ScopedTempDir dir("ossicle-eval");
+  std::vector<std::string> tokens{"<blank>", " "};
+  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
+  const std::string rigged = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 16);
+  REQUIRE(RunOssicle("model set-decoder '" + rigged + "' --out '" + (dir.path() / "kw.safetensors").string() +
+                     "' --decoder '{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"o\", \"threshold\": 0.5}'")
+              .exit_code == 0);
+  // test-audio's FLAC with 32 bytes flipped in the middle: a damaged frame, decoded as silence.
+  std::string bytes = ReadTextFile(TestAudio("stop_en_16k.flac"));
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 32; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5A);
+  WriteText(dir.path() / "damaged.flac", bytes);
+  WriteText(dir.path() / "m.tsv", "path\tword\ndamaged.flac\to\n" + TestAudio("yes_en-us_16k.wav") + "\to\n");
+  WriteText(dir.path() / "neg.tsv", "path\ndamaged.flac\n" + TestAudio("no_en-gb-x-rp_16k.wav") + "\n");
+  const std::string eval = "eval --model '" + (dir.path() / "kw.safetensors").string() + "' --manifest '" +
+                           (dir.path() / "m.tsv").string() + "' --negatives '" + (dir.path() / "neg.tsv").string() + "'";
+  const fs::path scored = dir.path() / "scored";
+  ossicle::test::RunResult r = RunOssicle(eval + " --out '" + scored.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  nlohmann::json m = ReadJson(scored / "metrics.json");
+  CHECK(m["errors"] == 0);
+  CHECK(m["negative_errors"] == 0);
+  CHECK(m["skip_damaged"] == false);
+  REQUIRE(m["audio_warnings"].size() == 2);  // the clip, then the negative file
+  CHECK(m["audio_warnings"][0]["path"] == "damaged.flac");
+  CHECK(m["audio_warnings"][0]["left_out"] == false);
+  CHECK_THAT(m["audio_warnings"][0]["warning"].get<std::string>(), Contains("damaged.flac: damaged FLAC data"));
+  CHECK(m["audio_warnings"][1]["negatives"] == true);
+  CHECK_THAT(ReadTextFile(scored / "clips.tsv"), Contains("\twarning\n") && Contains("damaged FLAC data"));
+  const std::string report = ReadTextFile(scored / "report.md");
+  CHECK_THAT(report, Contains("2 files were read with a warning") && Contains("## Audio warnings") &&
+                         Contains("damaged.flac (negatives)"));
+  // --skip-damaged: error rows, left out of every figure (the clean clip and negative file remain).
+  const fs::path skipped = dir.path() / "skipped";
+  r = RunOssicle(eval + " --skip-damaged --out '" + skipped.string() + "'");
+  REQUIRE(r.exit_code == 0);
+  m = ReadJson(skipped / "metrics.json");
+  CHECK(m["errors"] == 1);
+  CHECK(m["negative_errors"] == 1);
+  CHECK(m["audio_warnings"][0]["left_out"] == true);
+  CHECK_THAT(m["error_rows"][0]["error"].get<std::string>(), StartsWith("left out (--skip-damaged): "));
+  CHECK_THAT(r.out, Contains("1 of 1"));
 }
 
 TEST_CASE("eval: a model with a list of decoders spots with its keyword entry and transcribes with its beam entry",
