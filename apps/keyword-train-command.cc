@@ -224,12 +224,45 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
   nlohmann::json report = {{"keyword", recipe.keyword}, {"label", label},
                            {"target_fa_per_hour", recipe.target_fa_per_hour}, {"smoothing_ms", decoder.smoothing_ms}};
   std::vector<MatrixF> positives;
+  std::vector<std::string> positive_warnings;  // per positive: the reader's warning, "" for a clean file
   if (!opt.measure.empty()) {
     const auto paths = KeywordEntries(opt.measure, recipe.keyword);
-    positives = FilesLogProbs(*model, paths, recipe.num_threads);
+    positives = FilesLogProbs(*model, paths, recipe.num_threads, &positive_warnings);
     report["measure_manifest"] = opt.measure;
     report["positives"] = paths.size();
+    nlohmann::json warned = nlohmann::json::array();
+    for (const std::string& w : positive_warnings)
+      if (!w.empty()) warned.push_back(w);
+    if (!warned.empty()) report["measure_warnings"] = warned;
   }
+  // With damaged or truncated recordings among the measured ones: the misses among the others too (a
+  // recording whose keyword lost frames is no fair test of the model).
+  auto report_clean_misses = [&](double at_threshold) {
+    const int64_t warned = std::count_if(positive_warnings.begin(), positive_warnings.end(),
+                                         [](const std::string& w) { return !w.empty(); });
+    if (warned == 0) return;
+    KwsDecoderConfig c = decoder;
+    c.threshold = at_threshold;
+    const std::vector<int64_t> hits = HitsPerFile(positives, model->Labels(), shift_s, c, label);
+    int64_t clean = 0, clean_misses = 0, warned_misses = 0;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (positive_warnings[i].empty()) {
+        ++clean;
+        clean_misses += hits[i] == 0 ? 1 : 0;
+      } else {
+        warned_misses += hits[i] == 0 ? 1 : 0;
+      }
+    }
+    report["clean_positives"] = clean;
+    report["clean_misses"] = clean_misses;
+    report["clean_miss_rate"] = clean > 0 ? static_cast<double>(clean_misses) / static_cast<double>(clean) : 0.0;
+    fmt::print("  {} of them were read with a warning (damaged or truncated audio, e.g. {}); {} of those missed; "
+               "the other {}: {} missed ({:.1f}% misses)\n",
+               warned, *std::find_if(positive_warnings.begin(), positive_warnings.end(),
+                                     [](const std::string& w) { return !w.empty(); }),
+               warned_misses, clean, clean_misses,
+               clean > 0 ? 100.0 * static_cast<double>(clean_misses) / static_cast<double>(clean) : 0.0);
+  };
   double threshold = decoder.threshold;
   if (!plan.negatives.heldout.empty()) {
     const double hours = plan.negatives.HeldoutSeconds() / 3600.0;
@@ -259,6 +292,7 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
     if (!positives.empty()) {
       fmt::print("measured on {}: {} of {} '{}' clips missed ({:.1f}% misses) at that threshold\n", opt.measure,
                  op.misses, positives.size(), recipe.keyword, 100.0 * op.miss_rate);
+      report_clean_misses(op.threshold);
     }
   } else {
     fmt::print("no held-out negatives (--negatives not given): threshold left at {:.2f}, not calibrated\n",
@@ -271,6 +305,7 @@ int RunKeywordTrain(const KeywordTrainOptions& opt) {
       report["miss_rate"] = static_cast<double>(misses) / static_cast<double>(positives.size());
       fmt::print("measured on {}: {} of {} clips missed at threshold {:.2f}\n", opt.measure, misses,
                  positives.size(), threshold);
+      report_clean_misses(threshold);
     }
   }
 

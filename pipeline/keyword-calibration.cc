@@ -11,7 +11,7 @@
 namespace ossicle {
 
 std::vector<MatrixF> FilesLogProbs(const AcousticModel& model, const std::vector<std::string>& paths,
-                                   int num_threads) {
+                                   int num_threads, std::vector<std::string>* warnings) {
   if (model.Architecture().head != HeadType::kFrame) {
     throw ConfigError("keyword calibration needs a frame-head model (one posterior per frame); this model has "
                       "an attention head");
@@ -19,10 +19,13 @@ std::vector<MatrixF> FilesLogProbs(const AcousticModel& model, const std::vector
   const FeatureConfig& features = model.Features();
   std::vector<MatrixF> out;
   out.reserve(paths.size());
+  if (warnings) warnings->clear();
   for (const std::string& path : paths) {
     AudioReadConfig read;
     read.sample_rate_hz = features.frame.sample_rate_hz;
-    const std::vector<float> samples = ReadAudioFile(path, read);
+    std::string warning;
+    const std::vector<float> samples = ReadAudioFile(path, read, &warning);
+    if (warnings) warnings->push_back(warning);
     const FeatureMatrix f = ComputeFeatures(features, samples);
     if (f.num_frames == 0) {
       out.emplace_back(0, model.Architecture().num_classes);

@@ -30,9 +30,11 @@ namespace ossicle {
 
 // Log-probabilities [frames, labels] of a frame-head model over each audio file (read at the model's
 // sample rate, features by the model's own front end, the model run offline). AudioError naming the file.
-// ConfigError for an attention-head model (no frame outputs).
+// ConfigError for an attention-head model (no frame outputs). `warnings` (optional) receives one entry per
+// file, the reader's warning ("" for a clean file; else what was damaged or truncated: the file is still used
+// as it decoded).
 std::vector<MatrixF> FilesLogProbs(const AcousticModel& model, const std::vector<std::string>& paths,
-                                   int num_threads = 1);
+                                   int num_threads = 1, std::vector<std::string>* warnings = nullptr);
 
 // Hits of `keyword` over every file (each decoded as its own stream from frame 0).
 std::vector<int64_t> HitsPerFile(const std::vector<MatrixF>& files, const std::vector<std::string>& labels,

@@ -101,12 +101,27 @@ TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the thresh
   CHECK(decoder["smoothing_ms"].get<double>() == Approx(300.0));
   CHECK(report["smoothing_ms"].get<double>() == Approx(300.0));
 
-  // Recalibrated with the decoder's default smoothing: nothing to write into the metadata.
+  // Recalibrated with the decoder's default smoothing: nothing to write into the metadata. Measured on the two
+  // recordings and a damaged FLAC one (32 bytes flipped in its middle): listed apart, and the misses among the
+  // others reported too.
+  test::WriteSineFile(t.dir, "clean.flac", 16000, 1, 1.0, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 300.0, 0.3);
+  std::string flac = test::ReadTextFile(t.dir / "clean.flac");
+  for (size_t i = flac.size() / 2; i < flac.size() / 2 + 32; ++i) flac[i] = static_cast<char>(flac[i] ^ 0x5A);
+  std::ofstream(t.dir / "damaged.flac", std::ios::binary) << flac;
+  std::ofstream(t.dir / "measure-damaged.tsv") << "path\tkeyword\na/0.wav\tjarvis\nb/0.wav\tjarvis\n"
+                                                  "damaged.flac\tjarvis\n";
   const auto smooth = test::RunOssicle(
       "keyword-train --config recipe.yaml --out smooth.safetensors --work-dir work-smooth --calibrate "
-      "models/jarvis.safetensors --recipe-set smoothing_ms=100 --target-fa-per-hour 50",
+      "models/jarvis.safetensors --recipe-set smoothing_ms=100 --target-fa-per-hour 50 --measure "
+      "measure-damaged.tsv",
       t.dir);
   REQUIRE(smooth.exit_code == 0);
+  CHECK_THAT(smooth.out, Contains("of 3 'jarvis' clips missed") &&
+                             Contains("1 of them were read with a warning (damaged or truncated audio, e.g. ") &&
+                             Contains("damaged.flac: damaged FLAC data") && Contains("the other 2: "));
+  const auto damaged_report = nlohmann::json::parse(test::ReadTextFile(t.dir / "work-smooth/calibration.json"));
+  CHECK(damaged_report["clean_positives"] == 2);
+  CHECK(damaged_report["measure_warnings"].size() == 1);
   const auto smooth_decoder = nlohmann::json::parse(ReadModelDecoderJson((t.dir / "smooth.safetensors").string()));
   CHECK_FALSE(smooth_decoder.contains("smoothing_ms"));
   CHECK(nlohmann::json::parse(test::ReadTextFile(t.dir / "work-smooth/calibration.json"))["smoothing_ms"].get<double>() ==
