@@ -807,6 +807,9 @@ TrainResult Trainer::Run() {
     s.WriteCheckpoint(s.out_dir / kLastCheckpoint);
     if (m.best) s.WriteCheckpoint(s.out_dir / kBestCheckpoint);
     s.WriteMetrics();
+    for (const Dataset* d : {&s.data.train, &s.data.dev}) {
+      for (const std::string& w : d->TakeAudioWarnings()) s.Log("warning: " + w + " (used as it decoded)");
+    }
     if (s.options.on_epoch) s.options.on_epoch(m);
 
     if (hit_max_steps) {

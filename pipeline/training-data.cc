@@ -523,10 +523,23 @@ std::vector<float> Dataset::LoadWaveform(int64_t i) const {
     if (ex.audio) return ResampleAudio(ex.audio->samples, ex.audio->sample_rate_hz, rate);
     AudioReadConfig read;
     read.sample_rate_hz = rate;
-    return ReadAudioFile(ex.audio_path, read);
+    std::string warning;
+    std::vector<float> wave = ReadAudioFile(ex.audio_path, read, &warning);
+    if (!warning.empty()) {
+      std::lock_guard<std::mutex> lock(audio_warnings_->mutex);
+      if (audio_warnings_->seen.insert(ex.audio_path).second) {
+        audio_warnings_->pending.push_back(ex.origin + ": " + warning);
+      }
+    }
+    return wave;
   } catch (const AudioError& err) {
     throw AudioError(ex.origin + ": " + err.what());
   }
+}
+
+std::vector<std::string> Dataset::TakeAudioWarnings() const {
+  std::lock_guard<std::mutex> lock(audio_warnings_->mutex);
+  return std::exchange(audio_warnings_->pending, {});
 }
 
 FeatureMatrix Dataset::ExampleFeatures(int64_t i) const {

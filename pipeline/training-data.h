@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <random>
 #include <span>
@@ -208,7 +210,12 @@ class Dataset {
   std::vector<int64_t> LabelCounts() const;
 
   // The example's waveform at Features().frame.sample_rate_hz, un-augmented. AudioError naming the origin.
+  // A file read with a warning (damaged FLAC frames decoded as silence, data that ends early) is used as it
+  // decoded, and its warning kept for TakeAudioWarnings().
   std::vector<float> LoadWaveform(int64_t i) const;
+  // The warnings of files read since the last call, "<origin>: <reader's warning>", each file once over the
+  // dataset's life (thread-safe: loader threads read while the trainer takes them).
+  std::vector<std::string> TakeAudioWarnings() const;
   // Its features, un-augmented (what an evaluation batch holds). AudioError when it yields no frame.
   FeatureMatrix ExampleFeatures(int64_t i) const;
   // The global CMVN statistics (loaded once from features.cmvn.stats_file), or null in other modes.
@@ -224,6 +231,12 @@ class Dataset {
   FeatureConfig features_;
   std::shared_ptr<const CmvnStats> cmvn_;
   std::vector<Example> examples_;
+  struct AudioWarnings {
+    std::mutex mutex;
+    std::set<std::string> seen;         // audio paths warned about
+    std::vector<std::string> pending;   // not yet taken
+  };
+  std::shared_ptr<AudioWarnings> audio_warnings_ = std::make_shared<AudioWarnings>();
 };
 
 struct TrainingBatch {

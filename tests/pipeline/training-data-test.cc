@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numbers>
 #include <random>
 #include <set>
@@ -340,6 +341,32 @@ TEST_CASE("dataset: word tokens are spelled by whole words, as the CTC decoders 
   // Without word markers a token of several characters is refused.
   CHECK_THROWS_MATCHES(Dataset(TargetType::kTokens, {"<blank>", "a", "ab"}, SmallFeatures()), ConfigError,
                        HasMessage("tokens[2] = 'ab'; expected one character", "dataset:"));
+}
+
+TEST_CASE("dataset: a damaged FLAC file is used as it decodes, its warning taken once", "[training-data]") {
+  ScopedTempDir tmp;
+  test::WriteSineFile(tmp.path(), "clean.flac", 16000, 1, 1.0, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 300.0, 0.3);
+  std::string bytes;
+  {
+    std::ifstream in(tmp.path() / "clean.flac", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 32; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5A);
+  std::ofstream(tmp.path() / "damaged.flac", std::ios::binary) << bytes;
+  std::ofstream(tmp.path() / "m.tsv") << "path\tlabel\nclean.flac\tyes\ndamaged.flac\tno\n";
+  Dataset data(TargetType::kClass, {"yes", "no"}, SmallFeatures());
+  ManifestColumns c;
+  c.label = "label";
+  REQUIRE(data.AddManifest((tmp.path() / "m.tsv").string(), c) == 2);
+  CHECK(data.LoadWaveform(0).size() == 16000);
+  CHECK(data.TakeAudioWarnings().empty());
+  CHECK(data.LoadWaveform(1).size() == 16000);  // all of it: the damaged frame as silence
+  const std::vector<std::string> warnings = data.TakeAudioWarnings();
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::StartsWith(data.At(1).origin + ": ") && Catch::Contains("damaged FLAC data"));
+  CHECK(data.TakeAudioWarnings().empty());  // taken
+  data.LoadWaveform(1);
+  CHECK(data.TakeAudioWarnings().empty());  // each file once
 }
 
 TEST_CASE("dataset: errors name the manifest line, the example or the field", "[training-data][threads]") {
