@@ -16,7 +16,7 @@ struct FlacDecoder::Impl {
   int channels = 1;
   int64_t budget = 0;     // frames still to deliver
   uint64_t offset = 0;    // next byte to read
-  int64_t position = 0;   // frames decoded so far (before skipping), at the file's rate
+  int64_t position = 0;   // frames of the stream passed so far (delivered, or beyond the budget), file rate
   std::vector<float> pending;  // decoded, not yet delivered (interleaved)
   size_t pending_at = 0;       // first undelivered float of `pending`
   bool ended = false;
