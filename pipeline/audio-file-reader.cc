@@ -300,6 +300,14 @@ void CheckSampleRate(const std::string& path, int64_t rate) {
   Fail(path, fmt::format("cannot open as audio (libsndfile: {})", sf_message));
 }
 
+// Up to n bytes of `in` from `offset` (fewer at the end); how many were read.
+size_t ReadStreamAt(std::istream& in, uint64_t offset, unsigned char* buf, size_t n) {
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
+  return static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0));
+}
+
 struct SndfileCloser {
   void operator()(SNDFILE* f) const { sf_close(f); }
 };
@@ -329,16 +337,21 @@ struct MemoryAudio {
   }
   static sf_count_t Read(void* out, sf_count_t count, void* user) {
     MemoryAudio& m = Of(user);
-    const sf_count_t size = static_cast<sf_count_t>(m.bytes.size());
-    if (count <= 0 || m.pos >= size) return 0;
-    const sf_count_t n = std::min(count, size - m.pos);
-    std::memcpy(out, m.bytes.data() + m.pos, static_cast<size_t>(n));
-    m.pos += n;
-    return n;
+    if (count <= 0 || m.pos < 0) return 0;
+    const size_t n = m.CopyUpTo(static_cast<uint64_t>(m.pos), static_cast<unsigned char*>(out), static_cast<size_t>(count));
+    m.pos += static_cast<sf_count_t>(n);
+    return static_cast<sf_count_t>(n);
   }
   static sf_count_t Write(const void*, sf_count_t, void*) { return 0; }
   static sf_count_t Tell(void* user) { return Of(user).pos; }
 
+  // Up to n bytes from `offset` (fewer at the end); how many were copied.
+  size_t CopyUpTo(uint64_t offset, unsigned char* buf, size_t n) const {
+    if (offset >= bytes.size()) return 0;
+    const size_t k = std::min<size_t>(n, bytes.size() - static_cast<size_t>(offset));
+    std::memcpy(buf, bytes.data() + offset, k);
+    return k;
+  }
   bool CopyAt(uint64_t offset, unsigned char* buf, size_t n) const {
     if (offset > bytes.size() || n > bytes.size() - offset) return false;
     std::memcpy(buf, bytes.data() + offset, n);
@@ -372,11 +385,7 @@ OpenedFile OpenAndCheck(const std::string& path, double max_duration_s) {
 
   std::ifstream in(path, std::ios::binary);
   const ReadAt read_at = [&in](uint64_t offset, unsigned char* buf, size_t n) {
-    if (!in) return false;
-    in.clear();
-    in.seekg(static_cast<std::streamoff>(offset));
-    in.read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
-    return in.gcount() == static_cast<std::streamsize>(n);
+    return in && ReadStreamAt(in, offset, buf, n) == n;
   };
   SF_INFO sf_info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &sf_info));
@@ -499,21 +508,11 @@ struct AudioFileReader::Impl {
   void StartFlacDecoder() {
     FlacDecoder::ReadBytes read;
     if (memory) {
-      read = [m = memory.get()](uint64_t offset, unsigned char* buf, size_t n) -> size_t {
-        if (offset >= m->bytes.size()) return 0;
-        const size_t k = std::min<size_t>(n, m->bytes.size() - static_cast<size_t>(offset));
-        std::memcpy(buf, m->bytes.data() + offset, k);
-        return k;
-      };
+      read = [m = memory.get()](uint64_t offset, unsigned char* buf, size_t n) { return m->CopyUpTo(offset, buf, n); };
     } else {
       auto in = std::make_shared<std::ifstream>(path_on_disk, std::ios::binary);
       if (!*in) Fail(info.path, fmt::format("cannot open: {}", std::strerror(errno)));
-      read = [in](uint64_t offset, unsigned char* buf, size_t n) -> size_t {
-        in->clear();
-        in->seekg(static_cast<std::streamoff>(offset));
-        in->read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
-        return static_cast<size_t>(std::max<std::streamsize>(in->gcount(), 0));
-      };
+      read = [in](uint64_t offset, unsigned char* buf, size_t n) { return ReadStreamAt(*in, offset, buf, n); };
     }
     flac = std::make_unique<FlacDecoder>(std::move(read), info.channels, std::max(info.frames, info.declared_frames));
   }

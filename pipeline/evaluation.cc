@@ -129,14 +129,11 @@ bool Has(const std::vector<std::string>& cols, const std::string& c) {
 
 // The model's optional "decoder" metadata (an object, or a list of objects of distinct decoder types:
 // pipeline/stages/model-decoder-defaults.h): the safetensors metadata key, else provenance.decoder; "" when
-// there is none. ModelFormatError naming the file when it is not decoder metadata.
+// there is none; the caller checks it (DecoderEntries).
 std::string DecoderMetadata(const std::string& model_path, const AcousticModel& model) {
   const SafetensorsFile file = SafetensorsFile::Open(model_path);
   const auto& meta = file.Metadata();
-  if (auto it = meta.find("decoder"); it != meta.end()) {
-    DecoderEntries(it->second, model_path);
-    return it->second;
-  }
+  if (auto it = meta.find("decoder"); it != meta.end()) return it->second;  // checked by the caller
   try {
     const nlohmann::json p = nlohmann::json::parse(model.ProvenanceJson());
     if (p.is_object() && p.contains("decoder") && p["decoder"].is_object()) return p["decoder"].dump();
@@ -469,10 +466,16 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   const std::string decoder_text = DecoderMetadata(config.model, model);
   if (!decoder_text.empty()) result.decoder_json = nlohmann::json::parse(decoder_text).dump();
   const std::string where = config.model + ": metadata decoder";
-  const nlohmann::json kws_entry = DecoderEntry(decoder_text, "decoder.keywords");
-  const nlohmann::json ctc_kws_entry = DecoderEntry(decoder_text, "decoder.ctc_keywords");
-  const nlohmann::json greedy_entry = DecoderEntry(decoder_text, "decoder.ctc_greedy");
-  const nlohmann::json beam_entry = DecoderEntry(decoder_text, "decoder.ctc_beam");
+  const std::vector<nlohmann::json> decoder_entries = DecoderEntries(decoder_text, config.model);
+  auto entry = [&](std::string_view type) {
+    for (const nlohmann::json& e : decoder_entries)
+      if (e.at("type") == type) return e;
+    return nlohmann::json();
+  };
+  const nlohmann::json kws_entry = entry("decoder.keywords");
+  const nlohmann::json ctc_kws_entry = entry("decoder.ctc_keywords");
+  const nlohmann::json greedy_entry = entry("decoder.ctc_greedy");
+  const nlohmann::json beam_entry = entry("decoder.ctc_beam");
   if (kws_entry.is_object()) ApplyKnownKeys(kws_entry, sc.kws, where);
   if (ctc_kws_entry.is_object()) ApplyKnownKeys(ctc_kws_entry, sc.ctc_kws, where);
   if (greedy_entry.is_object()) ApplyKnownKeys(greedy_entry, sc.greedy, where);
@@ -482,7 +485,7 @@ EvaluationResult Evaluate(const EvaluationConfig& config) {
   }
   // The threshold: the first entry that has one (keyword decoders are the ones that do).
   nlohmann::json decoder = nlohmann::json::object();
-  for (const nlohmann::json& e : DecoderEntries(decoder_text, config.model)) {
+  for (const nlohmann::json& e : decoder_entries) {
     if (e.contains("threshold")) {
       decoder = e;
       break;

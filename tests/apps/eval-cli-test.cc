@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "apps/run-ossicle.h"
+#include "support/bad-audio-files.h"
 #include "models/acoustic-model.h"
 
 namespace {
@@ -46,6 +47,25 @@ std::string RiggedModel(const fs::path& dir, const std::string& name, ossicle::H
   model->ParametersChanged();
   const std::string path = (dir / name).string();
   model->Save(path);
+  return path;
+}
+
+// The tokens of a character CTC model: blank, space, a..z.
+std::vector<std::string> LetterTokens() {
+  std::vector<std::string> tokens{"<blank>", " "};
+  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
+  return tokens;
+}
+
+// A rigged character CTC model with 'o' on every frame (p(o) = e^5 / (e^5 + 27) = 0.846, every other token
+// 0.0057), written as dir/name with `decoder_json` as its decoder metadata (`ossicle model set-decoder`).
+std::string RiggedOModel(const fs::path& dir, const std::string& name, const std::string& decoder_json) {
+  const std::string rigged = RiggedModel(dir, "rigged-o.safetensors", ossicle::HeadType::kFrame, LetterTokens(), 16);
+  const std::string path = (dir / name).string();
+  const ossicle::test::RunResult r =
+      ossicle::test::RunOssicle("model set-decoder '" + rigged + "' --out '" + path + "' --decoder '" + decoder_json + "'");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
   return path;
 }
 
@@ -214,10 +234,9 @@ TEST_CASE("eval: clip model picks the column holding its labels, plots or a reas
 
 TEST_CASE("eval: character CTC model gives WER and CER against transcripts", "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
-  std::vector<std::string> tokens{"<blank>", " "};
-  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
   // Blank everywhere: every transcript is empty, so every reference word and character is a deletion.
-  const std::string model = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 0);
+  const std::string model =
+      RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, LetterTokens(), 0);
   WriteText(dir.path() / "phrases.tsv", "path\ttext\n" + TestAudio("yes_en-us_16k.wav") + "\tyes\n" +
                                             TestAudio("go-left_en-us_16k.wav") + "\tgo left\n" +
                                             TestAudio("seven-two_en-029_16k.wav") + "\tSeven  two\n");
@@ -310,15 +329,9 @@ TEST_CASE("eval: references the model has no label for count as _unknown_ when i
 TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywords, other references count as (none)",
           "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
-  std::vector<std::string> tokens{"<blank>", " "};
-  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
-  // 'o' on every frame: p(o) = e^5 / (e^5 + 27) = 0.846, every other token 0.0057. The one-token keyword "o"
-  // scores 0.846; "go" scores sqrt(p(g) p(o)) = 0.069.
-  const std::string rigged = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 16);
-  REQUIRE(RunOssicle("model set-decoder '" + rigged + "' --out '" + (dir.path() / "kw.safetensors").string() +
-                     "' --decoder '{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"o, go\", \"threshold\": 0.5}'")
-              .exit_code == 0);
-  const std::string model = (dir.path() / "kw.safetensors").string();
+  // 'o' on every frame: the one-token keyword "o" scores 0.846; "go" scores sqrt(p(g) p(o)) = 0.069.
+  const std::string model = RiggedOModel(dir.path(), "kw.safetensors",
+                                         R"({"type": "decoder.ctc_keywords", "keywords": "o, go", "threshold": 0.5})");
   // The `word` column holds the keywords (the `label` column none of them): it is the reference.
   WriteText(dir.path() / "words.tsv", "path\tlabel\tword\n" + TestAudio("yes_en-us_16k.wav") + "\tx\to\n" +
                                           TestAudio("go-left_en-us_16k.wav") + "\tx\tgo\n" +
@@ -357,16 +370,9 @@ TEST_CASE("eval: a CTC model with decoder.ctc_keywords metadata spots its keywor
 
 TEST_CASE("eval: damaged audio is scored and listed, or left out with --skip-damaged", "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
-  std::vector<std::string> tokens{"<blank>", " "};
-  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
-  const std::string rigged = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 16);
-  REQUIRE(RunOssicle("model set-decoder '" + rigged + "' --out '" + (dir.path() / "kw.safetensors").string() +
-                     "' --decoder '{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"o\", \"threshold\": 0.5}'")
-              .exit_code == 0);
-  // test-audio's FLAC with 32 bytes flipped in the middle: a damaged frame, decoded as silence.
-  std::string bytes = ReadTextFile(TestAudio("stop_en_16k.flac"));
-  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 32; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5A);
-  WriteText(dir.path() / "damaged.flac", bytes);
+  RiggedOModel(dir.path(), "kw.safetensors", R"({"type": "decoder.ctc_keywords", "keywords": "o", "threshold": 0.5})");
+  // A FLAC file with a damaged frame, decoded as silence.
+  ossicle::test::WriteDamagedFlac(dir.path(), "damaged.flac");
   WriteText(dir.path() / "m.tsv", "path\tword\ndamaged.flac\to\n" + TestAudio("yes_en-us_16k.wav") + "\to\n");
   WriteText(dir.path() / "neg.tsv", "path\ndamaged.flac\n" + TestAudio("no_en-gb-x-rp_16k.wav") + "\n");
   const std::string eval = "eval --model '" + (dir.path() / "kw.safetensors").string() + "' --manifest '" +
@@ -402,15 +408,10 @@ TEST_CASE("eval: damaged audio is scored and listed, or left out with --skip-dam
 TEST_CASE("eval: a model with a list of decoders spots with its keyword entry and transcribes with its beam entry",
           "[eval][cli]") {
   ossicle::test::ScopedTempDir dir("ossicle-eval");
-  std::vector<std::string> tokens{"<blank>", " "};
-  for (char c = 'a'; c <= 'z'; ++c) tokens.emplace_back(1, c);
-  // 'o' on every frame (as above): greedy decoding reads "o"; a beam whose only word is "go" cannot.
-  const std::string rigged = RiggedModel(dir.path(), "ctc.safetensors", ossicle::HeadType::kFrame, tokens, 16);
-  REQUIRE(RunOssicle("model set-decoder '" + rigged + "' --out '" + (dir.path() / "both.safetensors").string() +
-                     "' --decoder '[{\"type\": \"decoder.ctc_keywords\", \"keywords\": \"o, go\", \"threshold\": 0.5}, "
-                     "{\"type\": \"decoder.ctc_beam\", \"words\": [\"go\"]}]'")
-              .exit_code == 0);
-  const std::string model = (dir.path() / "both.safetensors").string();
+  // 'o' on every frame: greedy decoding reads "o"; a beam whose only word is "go" cannot.
+  const std::string model = RiggedOModel(dir.path(), "both.safetensors",
+                                         R"([{"type": "decoder.ctc_keywords", "keywords": "o, go", "threshold": 0.5},)"
+                                         R"( {"type": "decoder.ctc_beam", "words": ["go"]}])");
   WriteText(dir.path() / "words.tsv", "path\tword\n" + TestAudio("yes_en-us_16k.wav") + "\to\n" +
                                           TestAudio("go-left_en-us_16k.wav") + "\tgo\n");
   const std::string eval = "eval --model '" + model + "' --manifest '" + (dir.path() / "words.tsv").string() + "'";

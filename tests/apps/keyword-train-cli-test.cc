@@ -104,10 +104,7 @@ TEST_CASE("ossicle keyword-train plans, trains, calibrates and writes the thresh
   // Recalibrated with the decoder's default smoothing: nothing to write into the metadata. Measured on the two
   // recordings and a damaged FLAC one (32 bytes flipped in its middle): listed apart, and the misses among the
   // others reported too.
-  test::WriteSineFile(t.dir, "clean.flac", 16000, 1, 1.0, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 300.0, 0.3);
-  std::string flac = test::ReadTextFile(t.dir / "clean.flac");
-  for (size_t i = flac.size() / 2; i < flac.size() / 2 + 32; ++i) flac[i] = static_cast<char>(flac[i] ^ 0x5A);
-  std::ofstream(t.dir / "damaged.flac", std::ios::binary) << flac;
+  test::WriteDamagedFlac(t.dir, "damaged.flac", 1.0, 300.0, 0.3);
   std::ofstream(t.dir / "measure-damaged.tsv") << "path\tkeyword\na/0.wav\tjarvis\nb/0.wav\tjarvis\n"
                                                   "damaged.flac\tjarvis\n";
   const auto smooth = test::RunOssicle(

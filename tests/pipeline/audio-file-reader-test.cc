@@ -556,23 +556,20 @@ std::vector<uint8_t> BytesOf(const std::string& path) {
 TEST_CASE("Damaged FLAC frames come out as silence, everything else as written and on time",
           "[audio-file-reader]") {
   ScopedTempDir tmp;
-  // 3 s of a 16-bit sine (libsndfile writes 4096-frame FLAC blocks); 32 bytes flipped at a quarter, half or
-  // three quarters of the file (a frame's header or its residual).
+  // 3 s of a 16-bit sine (libsndfile writes 4096-frame FLAC blocks); 32 bytes damaged at a quarter, half or
+  // three quarters of the file (a frame's header or its residual: test::DamageBytes).
   const std::string clean =
       test::WriteSineFile(tmp.path(), "clean.flac", 16000, 1, 3.0, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 440.0, 0.5);
   const std::vector<int16_t> pcm = test::SineInt16(16000, 48000, 440.0, 0.5);
   const std::vector<float> original = ReadAudioFile(clean);
   REQUIRE(original.size() == 48000);
   for (size_t i = 0; i < original.size(); ++i) REQUIRE(original[i] == pcm[i] / 32768.0f);
-  std::vector<uint8_t> bytes = BytesOf(clean);
+  const std::vector<uint8_t> clean_bytes = BytesOf(clean);
   const int quarter = GENERATE(1, 2, 3);
-  const size_t at = bytes.size() * static_cast<size_t>(quarter) / 4;
-  for (size_t i = at; i < at + 32; ++i) bytes[i] ^= 0xA5;
-  const std::string damaged = (tmp.path() / "damaged.flac").string();
-  {
-    std::ofstream out(damaged, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  }
+  const std::string damaged_bytes = test::DamageBytes(std::string(clean_bytes.begin(), clean_bytes.end()),
+                                                      clean_bytes.size() * static_cast<size_t>(quarter) / 4);
+  const std::vector<uint8_t> bytes(damaged_bytes.begin(), damaged_bytes.end());
+  const std::string damaged = test::WriteBytes(tmp.path(), "damaged.flac", damaged_bytes);
   AudioReadConfig config;
   config.block_frames = GENERATE(int64_t{1000}, int64_t{65536});
   INFO("damage at " << quarter << "/4 of the file, block_frames " << config.block_frames);

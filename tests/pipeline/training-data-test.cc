@@ -346,13 +346,7 @@ TEST_CASE("dataset: word tokens are spelled by whole words, as the CTC decoders 
 TEST_CASE("dataset: a damaged FLAC file is used as it decodes, its warning taken once", "[training-data]") {
   ScopedTempDir tmp;
   test::WriteSineFile(tmp.path(), "clean.flac", 16000, 1, 1.0, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 300.0, 0.3);
-  std::string bytes;
-  {
-    std::ifstream in(tmp.path() / "clean.flac", std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 32; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5A);
-  std::ofstream(tmp.path() / "damaged.flac", std::ios::binary) << bytes;
+  test::WriteDamagedFlac(tmp.path(), "damaged.flac", 1.0, 300.0, 0.3);
   std::ofstream(tmp.path() / "m.tsv") << "path\tlabel\nclean.flac\tyes\ndamaged.flac\tno\n";
   Dataset data(TargetType::kClass, {"yes", "no"}, SmallFeatures());
   ManifestColumns c;

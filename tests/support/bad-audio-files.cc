@@ -1,5 +1,6 @@
 #include "support/bad-audio-files.h"
 
+#include <algorithm>
 #include <sndfile.h>
 #include <unistd.h>
 
@@ -263,6 +264,20 @@ std::string WriteTruncatedFlac(const fs::path& dir) {
   const std::string bytes = ReadAll(good);
   fs::remove(good);
   return WriteBytes(dir, "truncated.flac", bytes.substr(0, bytes.size() / 2));
+}
+
+std::string DamageBytes(std::string bytes, size_t at) {
+  for (size_t i = at; i < std::min(at + 32, bytes.size()); ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5A);
+  return bytes;
+}
+
+std::string WriteDamagedFlac(const fs::path& dir, const std::string& name, double seconds, double frequency_hz,
+                             double amplitude) {
+  const std::string good = WriteSineFile(dir, name + ".clean.flac", 16000, 1, seconds,
+                                         SF_FORMAT_FLAC | SF_FORMAT_PCM_16, frequency_hz, amplitude);
+  const std::string bytes = ReadAll(good);
+  fs::remove(good);
+  return WriteBytes(dir, name, DamageBytes(bytes, bytes.size() / 2));
 }
 
 }  // namespace ossicle::test

@@ -133,5 +133,12 @@ std::string WriteTruncatedDataWav(const std::filesystem::path& dir);
 // "truncated.flac": 3 s of 16 kHz mono FLAC (440 Hz sine) cut to half its bytes; STREAMINFO still says
 // 48000 frames, the decoder loses sync part-way.
 std::string WriteTruncatedFlac(const std::filesystem::path& dir);
+// `bytes` (a file's) with the 32 bytes from `at` (clamped to the end) XORed with 0x5A: inside a FLAC stream,
+// one or two damaged frames (libFLAC reports them; the reader decodes them as silence).
+std::string DamageBytes(std::string bytes, size_t at);
+// `name`: `seconds` of 16 kHz mono 16-bit FLAC (a `frequency_hz` sine at `amplitude`, as WriteSineFile) with
+// the 32 bytes from the middle of the file damaged (DamageBytes). Returns the path.
+std::string WriteDamagedFlac(const std::filesystem::path& dir, const std::string& name, double seconds = 1.0,
+                             double frequency_hz = 440.0, double amplitude = 0.5);
 
 }  // namespace ossicle::test
